@@ -1,0 +1,287 @@
+//! Errors, one type per layer, and the single mapping from errors to HTTP answers.
+//!
+//! Every answer a client sees is `{"error":{"code":"..","message":".."}}` with one fixed status per code.
+//! Lower layers ([`WechatError`], [`StoreError`], [`CryptoError`]) never carry secrets in their messages:
+//! they are logged as they are.
+
+use http::StatusCode;
+use thiserror::Error;
+
+/// Errors of the WeChat client: what WeChat answered, or why it could not be asked.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum WechatError {
+    /// 40029: the code is unknown or malformed.
+    #[error("WeChat rejected the code as invalid (40029)")]
+    InvalidCode,
+    /// 40163: the code was already exchanged.
+    #[error("WeChat says the code was already used (40163)")]
+    CodeUsed,
+    /// 40226: WeChat blocks this user as high-risk.
+    #[error("WeChat blocked this user as high-risk (40226)")]
+    UserBlocked,
+    /// 45011: too many calls for this user.
+    #[error("WeChat rate limit reached (45011)")]
+    RateLimited,
+    /// -1: WeChat is busy.
+    #[error("WeChat is busy (-1)")]
+    Busy,
+    /// 40013 / 40125 (and 41002/41004, missing appid or secret): the deployment is misconfigured.
+    #[error("WeChat rejected the app credentials ({0}): check WX_APPID and the app secret")]
+    Misconfigured(i64),
+    /// 40001 / 42001 / 40014: the access_token is invalid or expired.
+    #[error("WeChat rejected the access_token ({0})")]
+    AccessTokenInvalid(i64),
+    /// 87009: checksession says the session_key is no longer valid.
+    #[error("WeChat says the session_key is no longer valid (87009)")]
+    SessionKeyInvalid,
+    /// Any other errcode.
+    #[error("WeChat answered errcode {errcode}: {errmsg}")]
+    Other { errcode: i64, errmsg: String },
+    /// Timeout, connection error, HTTP error status, or a body that is not the JSON WeChat sends.
+    /// The reason never contains the request URL (it carries the app secret).
+    #[error("WeChat unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Errors of the session store (DynamoDB or memory).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store could not be reached, throttled, or failed.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    /// A conditional write lost (for example, a key that already exists).
+    #[error("conditional write failed: {0}")]
+    Conflict(String),
+    /// An item is not in the shape the code writes.
+    #[error("corrupt item in the session store: {0}")]
+    Corrupt(String),
+}
+
+/// Errors of the user-data crypto. Deliberately coarse: the decryption failures are one variant so that
+/// no caller can tell a padding error from a JSON error (no padding oracle).
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoError {
+    /// The input is not well-formed (base64, iv length) before any decryption starts.
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+    /// Any failure once decryption started (padding, UTF-8, JSON, watermark, openId).
+    #[error("decryption failed")]
+    DecryptFailed,
+    /// The signature does not match.
+    #[error("signature mismatch")]
+    BadSignature,
+}
+
+/// Errors of configuration, reported once at cold start.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("invalid value for {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("cannot read the app secret from SSM parameter {name}: {reason}")]
+    Secret { name: String, reason: String },
+}
+
+/// The HTTP layer's error: every variant maps to exactly one status and one stable code.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("no route for {0}")]
+    NotFound(String),
+    #[error("method not allowed on {0}")]
+    MethodNotAllowed(String),
+    #[error("the code is invalid")]
+    InvalidCode,
+    #[error("the code was already used; call wx.login again")]
+    CodeUsed,
+    #[error("WeChat blocked this user")]
+    UserBlocked,
+    #[error("too many logins for this user; try again later")]
+    RateLimited,
+    #[error("WeChat is busy; try again")]
+    WechatBusy,
+    #[error("WeChat is unavailable; try again")]
+    WechatUnavailable,
+    #[error("WeChat returned an unexpected error ({0})")]
+    WechatError(i64),
+    #[error("the service is misconfigured")]
+    Misconfigured,
+    #[error("the session is unknown or expired; log in again")]
+    SessionExpired,
+    #[error("the WeChat session_key is no longer valid; call wx.login and get fresh data")]
+    SessionKeyExpired,
+    #[error("signature does not match rawData")]
+    InvalidSignature,
+    #[error("the encrypted data could not be decrypted with this session")]
+    DecryptFailed,
+    #[error("{0}")]
+    InvalidProfile(String),
+    #[error("the session store is unavailable; try again")]
+    StoreUnavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// The stable, documented code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::InvalidCode => "INVALID_CODE",
+            ApiError::CodeUsed => "CODE_USED",
+            ApiError::UserBlocked => "USER_BLOCKED",
+            ApiError::RateLimited => "RATE_LIMITED",
+            ApiError::WechatBusy => "WECHAT_BUSY",
+            ApiError::WechatUnavailable => "WECHAT_UNAVAILABLE",
+            ApiError::WechatError(_) => "WECHAT_ERROR",
+            ApiError::Misconfigured => "MISCONFIGURED",
+            ApiError::SessionExpired => "SESSION_EXPIRED",
+            ApiError::SessionKeyExpired => "SESSION_KEY_EXPIRED",
+            ApiError::InvalidSignature => "INVALID_SIGNATURE",
+            ApiError::DecryptFailed => "DECRYPT_FAILED",
+            ApiError::InvalidProfile(_) => "INVALID_PROFILE",
+            ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
+            ApiError::Internal => "INTERNAL",
+        }
+    }
+
+    /// The one HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_)
+            | ApiError::InvalidCode
+            | ApiError::CodeUsed
+            | ApiError::InvalidSignature
+            | ApiError::DecryptFailed
+            | ApiError::InvalidProfile(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UserBlocked => StatusCode::FORBIDDEN,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::WechatBusy | ApiError::WechatUnavailable | ApiError::StoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::WechatError(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Misconfigured | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::SessionExpired | ApiError::SessionKeyExpired => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The JSON body of this error.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}})
+    }
+}
+
+impl From<WechatError> for ApiError {
+    fn from(e: WechatError) -> Self {
+        match e {
+            WechatError::InvalidCode => ApiError::InvalidCode,
+            WechatError::CodeUsed => ApiError::CodeUsed,
+            WechatError::UserBlocked => ApiError::UserBlocked,
+            WechatError::RateLimited => ApiError::RateLimited,
+            WechatError::Busy => ApiError::WechatBusy,
+            WechatError::Misconfigured(_) | WechatError::AccessTokenInvalid(_) => {
+                ApiError::Misconfigured
+            }
+            WechatError::SessionKeyInvalid => ApiError::SessionKeyExpired,
+            WechatError::Other { errcode, .. } => ApiError::WechatError(errcode),
+            WechatError::Unavailable(_) => ApiError::WechatUnavailable,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(_: StoreError) -> Self {
+        ApiError::StoreUnavailable
+    }
+}
+
+impl From<CryptoError> for ApiError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Malformed(what) => ApiError::BadRequest(format!("malformed {what}")),
+            CryptoError::DecryptFailed => ApiError::DecryptFailed,
+            CryptoError::BadSignature => ApiError::InvalidSignature,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wechat_errors_map_to_documented_codes() {
+        let cases = [
+            (WechatError::InvalidCode, 400, "INVALID_CODE"),
+            (WechatError::CodeUsed, 400, "CODE_USED"),
+            (WechatError::UserBlocked, 403, "USER_BLOCKED"),
+            (WechatError::RateLimited, 429, "RATE_LIMITED"),
+            (WechatError::Busy, 503, "WECHAT_BUSY"),
+            (
+                WechatError::Unavailable("timeout".into()),
+                503,
+                "WECHAT_UNAVAILABLE",
+            ),
+            (WechatError::Misconfigured(40013), 500, "MISCONFIGURED"),
+            (WechatError::Misconfigured(40125), 500, "MISCONFIGURED"),
+            (WechatError::SessionKeyInvalid, 401, "SESSION_KEY_EXPIRED"),
+            (
+                WechatError::Other {
+                    errcode: 12345,
+                    errmsg: "x".into(),
+                },
+                502,
+                "WECHAT_ERROR",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let api = ApiError::from(err.clone());
+            assert_eq!(api.status().as_u16(), status, "{err:?}");
+            assert_eq!(api.code(), code, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn body_has_the_documented_shape() {
+        let body = ApiError::SessionExpired.body();
+        assert_eq!(body["error"]["code"], "SESSION_EXPIRED");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert_eq!(body.as_object().map(|o| o.len()), Some(1));
+    }
+
+    #[test]
+    fn crypto_failures_collapse() {
+        assert_eq!(
+            ApiError::from(CryptoError::DecryptFailed).code(),
+            "DECRYPT_FAILED"
+        );
+        assert_eq!(
+            ApiError::from(CryptoError::BadSignature).code(),
+            "INVALID_SIGNATURE"
+        );
+        assert_eq!(
+            ApiError::from(CryptoError::Malformed("iv")).code(),
+            "BAD_REQUEST"
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Unavailable("x".into()))
+                .status()
+                .as_u16(),
+            503
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! The Lambda authorizer: one function for every event shape API Gateway sends.
+//!
+//! - HTTP API, payload 2.0 with simple responses: `{"isAuthorized":..,"context":{..}}`.
+//! - HTTP API, payload 1.0: an IAM policy (Allow, or Deny for a dead session).
+//! - REST API, `TOKEN` and `REQUEST`: an IAM policy on the wildcard resource of the stage (a cached policy
+//!   then serves every route), or the error `Unauthorized` (API Gateway answers 401).
+//!
+//! It fails closed: a store failure is a function error (the gateway denies with 500 and, unlike a
+//! denial, does not cache it), never an Allow.
+
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayV2CustomAuthorizerV2Request,
+};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::identity::Caller;
+use crate::sessions::{Rejection, Sessions};
+use crate::web::SKEY_HEADER;
+
+/// Why the authorizer did not answer with a decision.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AuthorizerError {
+    /// REST APIs: the exact message API Gateway turns into 401.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// The session store failed: deny without a cacheable decision.
+    #[error("session store unavailable")]
+    StoreUnavailable,
+    /// The event is not one API Gateway sends to authorizers.
+    #[error("unsupported authorizer event: {0}")]
+    BadEvent(&'static str),
+}
+
+impl From<AuthorizerError> for lambda_runtime::Diagnostic {
+    fn from(e: AuthorizerError) -> Self {
+        let error_type = match e {
+            AuthorizerError::Unauthorized => "Unauthorized",
+            AuthorizerError::StoreUnavailable => "StoreUnavailable",
+            AuthorizerError::BadEvent(_) => "BadEvent",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The shapes of authorizer events.
+#[derive(Debug)]
+enum Event {
+    HttpV2(Box<ApiGatewayV2CustomAuthorizerV2Request>),
+    HttpV1(Box<ApiGatewayCustomAuthorizerRequestTypeRequest>),
+    RestToken(ApiGatewayCustomAuthorizerRequest),
+    RestRequest(Box<ApiGatewayCustomAuthorizerRequestTypeRequest>),
+}
+
+impl Event {
+    fn kind(&self) -> &'static str {
+        match self {
+            Event::HttpV2(_) => "http-v2",
+            Event::HttpV1(_) => "http-v1",
+            Event::RestToken(_) => "rest-token",
+            Event::RestRequest(_) => "rest-request",
+        }
+    }
+}
+
+fn parse_event(event: Value) -> Result<Event, AuthorizerError> {
+    let version = event
+        .get("version")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let kind = event
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_uppercase);
+    let bad = |_| AuthorizerError::BadEvent("malformed event");
+    match (version.as_deref(), kind.as_deref()) {
+        (Some("2.0"), _) => Ok(Event::HttpV2(Box::new(
+            serde_json::from_value(event).map_err(bad)?,
+        ))),
+        (_, Some("TOKEN")) => Ok(Event::RestToken(
+            serde_json::from_value(event).map_err(bad)?,
+        )),
+        (Some("1.0"), Some("REQUEST")) => Ok(Event::HttpV1(Box::new(
+            serde_json::from_value(event).map_err(bad)?,
+        ))),
+        (None, Some("REQUEST")) => Ok(Event::RestRequest(Box::new(
+            serde_json::from_value(event).map_err(bad)?,
+        ))),
+        _ => Err(AuthorizerError::BadEvent(
+            "neither TOKEN, REQUEST nor payload 2.0",
+        )),
+    }
+}
+
+/// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/*/*` from a method ARN (any partition).
+fn wildcard_resource(method_arn: Option<&str>) -> Result<String, AuthorizerError> {
+    let arn = method_arn.ok_or(AuthorizerError::BadEvent("no methodArn"))?;
+    let mut parts = arn.splitn(3, '/');
+    match (parts.next(), parts.next()) {
+        (Some(api), Some(stage)) if api.starts_with("arn:") && !stage.is_empty() => {
+            Ok(format!("{api}/{stage}/*/*"))
+        }
+        _ => Err(AuthorizerError::BadEvent("malformed methodArn")),
+    }
+}
+
+fn policy(principal: &str, effect: &str, resource: &str, context: Option<Value>) -> Value {
+    let mut out = json!({
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]
+        }
+    });
+    if let Some(ctx) = context {
+        out["context"] = ctx;
+    }
+    out
+}
+
+/// The authorizer.
+#[derive(Debug, Clone)]
+pub struct Authorizer {
+    sessions: Sessions,
+}
+
+impl Authorizer {
+    pub fn new(sessions: Sessions) -> Self {
+        Authorizer { sessions }
+    }
+
+    /// Decides on one skey: the caller, or why not. A store failure is an error.
+    pub async fn decide(
+        &self,
+        skey: Option<&str>,
+    ) -> Result<Result<Caller, Rejection>, AuthorizerError> {
+        match self.sessions.resolve(skey).await {
+            Ok(Ok(s)) => Ok(Ok(Caller {
+                openid: s.openid,
+                unionid: s.unionid,
+                session_id: s.sid,
+            })),
+            Ok(Err(why)) => Ok(Err(why)),
+            Err(e) => {
+                tracing::error!(error = %e, "authorizer denies: session store unavailable");
+                Err(AuthorizerError::StoreUnavailable)
+            }
+        }
+    }
+
+    /// Answers one authorizer event.
+    pub async fn handle(&self, event: Value) -> Result<Value, AuthorizerError> {
+        let started = Instant::now();
+        let event =
+            parse_event(event).inspect_err(|e| tracing::error!(error = %e, "authorizer denies"))?;
+        let kind = event.kind();
+        let skey = match &event {
+            Event::HttpV2(e) => e
+                .headers
+                .get(SKEY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| e.identity_source.as_ref().and_then(|s| s.first().cloned())),
+            Event::HttpV1(e) | Event::RestRequest(e) => e
+                .headers
+                .get(SKEY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            Event::RestToken(e) => e.authorization_token.clone(),
+        };
+        let decision = self.decide(skey.as_deref()).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &decision {
+            Ok(Ok(c)) => tracing::info!(
+                kind,
+                decision = "allow",
+                session_id = c.session_id,
+                latency_ms,
+                "authorized"
+            ),
+            Ok(Err(why)) => tracing::info!(
+                kind,
+                decision = "deny",
+                reason = why.as_str(),
+                latency_ms,
+                "denied"
+            ),
+            Err(_) => tracing::error!(kind, decision = "error", latency_ms, "denied"),
+        }
+        let decision = decision?;
+        match (event, decision) {
+            (Event::HttpV2(_), Ok(caller)) => {
+                Ok(json!({"isAuthorized": true, "context": caller.to_context()}))
+            }
+            (Event::HttpV2(_), Err(_)) => Ok(json!({"isAuthorized": false})),
+            (Event::HttpV1(e), decision) => {
+                let resource = wildcard_resource(e.method_arn.as_deref())?;
+                Ok(match decision {
+                    Ok(c) => policy(&c.openid, "Allow", &resource, Some(c.to_context())),
+                    Err(_) => policy("anonymous", "Deny", &resource, None),
+                })
+            }
+            (Event::RestToken(ApiGatewayCustomAuthorizerRequest { method_arn, .. }), Ok(c)) => {
+                let resource = wildcard_resource(method_arn.as_deref())?;
+                Ok(policy(&c.openid, "Allow", &resource, Some(c.to_context())))
+            }
+            (Event::RestRequest(e), Ok(c)) => {
+                let resource = wildcard_resource(e.method_arn.as_deref())?;
+                Ok(policy(&c.openid, "Allow", &resource, Some(c.to_context())))
+            }
+            (Event::RestToken(_) | Event::RestRequest(_), Err(_)) => {
+                Err(AuthorizerError::Unauthorized)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_keeps_partition_api_and_stage() {
+        assert_eq!(
+            wildcard_resource(Some(
+                "arn:aws:execute-api:us-east-1:123:abc/prod/GET/users/1"
+            ))
+            .expect("ok"),
+            "arn:aws:execute-api:us-east-1:123:abc/prod/*/*"
+        );
+        assert_eq!(
+            wildcard_resource(Some(
+                "arn:aws-cn:execute-api:cn-north-1:123:abc/$default/POST/x"
+            ))
+            .expect("ok"),
+            "arn:aws-cn:execute-api:cn-north-1:123:abc/$default/*/*"
+        );
+        for bad in [
+            None,
+            Some(""),
+            Some("abc"),
+            Some("arn:aws:execute-api:r:1:abc"),
+            Some("arn:x/"),
+        ] {
+            assert!(wildcard_resource(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_shapes_are_refused() {
+        for ev in [
+            json!({}),
+            json!({"type":"OTHER"}),
+            json!([1]),
+            json!({"version":"3.0"}),
+        ] {
+            assert!(matches!(parse_event(ev), Err(AuthorizerError::BadEvent(_))));
+        }
+    }
+
+    #[test]
+    fn unauthorized_message_is_exact() {
+        let d = lambda_runtime::Diagnostic::from(AuthorizerError::Unauthorized);
+        assert_eq!(d.error_message, "Unauthorized");
+    }
+}

@@ -1,0 +1,128 @@
+//! Who is calling: the authorizer's context, read the same way for HTTP APIs (payload 2.0,
+//! `requestContext.authorizer.lambda`) and REST APIs (`requestContext.authorizer`).
+//!
+//! This is the helper every API behind the wxauth authorizer uses:
+//!
+//! ```no_run
+//! # use lambda_http::{Request, Response, Body};
+//! fn handler(req: Request) -> Response<Body> {
+//!     match wxauth::identity::Caller::from_request(&req) {
+//!         Some(caller) => Response::new(Body::from(format!("hello {}", caller.openid))),
+//!         None => Response::builder().status(401).body(Body::Empty).unwrap_or_default(),
+//!     }
+//! }
+//! ```
+
+use std::collections::HashMap;
+
+use lambda_http::{Request, RequestExt};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The identity the authorizer established for this request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub openid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unionid: Option<String>,
+    /// Non-secret id of the session (never the skey).
+    pub session_id: String,
+}
+
+impl Caller {
+    /// Reads the authorizer context of a request; `None` when there is none or it lacks an openid.
+    pub fn from_request(req: &Request) -> Option<Caller> {
+        let authorizer = req.request_context_ref()?.authorizer()?;
+        Caller::from_fields(&authorizer.fields)
+    }
+
+    /// Reads the context fields (`openid`, `unionid`, `session_id`).
+    pub fn from_fields(fields: &HashMap<String, Value>) -> Option<Caller> {
+        let get = |k: &str| {
+            fields
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Some(Caller {
+            openid: get("openid")?,
+            unionid: get("unionid"),
+            session_id: get("session_id").unwrap_or_default(),
+        })
+    }
+
+    /// The context object the authorizer returns (unionid omitted when unknown).
+    pub fn to_context(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2(authorizer: &str) -> Request {
+        let event = format!(
+            r#"{{"version":"2.0","routeKey":"GET /me","rawPath":"/me","rawQueryString":"","headers":{{}},
+            "requestContext":{{"accountId":"1","apiId":"a","domainName":"d","domainPrefix":"d",
+            "http":{{"method":"GET","path":"/me","protocol":"HTTP/1.1","sourceIp":"1.2.3.4","userAgent":"t"}},
+            "requestId":"r","routeKey":"GET /me","stage":"$default","time":"t","timeEpoch":1{authorizer}}},
+            "isBase64Encoded":false}}"#
+        );
+        lambda_http::request::from_str(&event).expect("valid v2 event")
+    }
+
+    #[test]
+    fn reads_v2_lambda_context() {
+        let req =
+            v2(r#","authorizer":{"lambda":{"openid":"o1","unionid":"u1","session_id":"s1"}}"#);
+        let c = Caller::from_request(&req).expect("caller");
+        assert_eq!(
+            c,
+            Caller {
+                openid: "o1".into(),
+                unionid: Some("u1".into()),
+                session_id: "s1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn reads_v1_context() {
+        let event = r#"{"resource":"/me","path":"/me","httpMethod":"GET","headers":{},"multiValueHeaders":{},
+            "queryStringParameters":null,"multiValueQueryStringParameters":null,"pathParameters":null,
+            "stageVariables":null,"requestContext":{"accountId":"1","resourceId":"r","stage":"prod",
+            "requestId":"id","identity":{"sourceIp":"1.2.3.4"},"resourcePath":"/me","httpMethod":"GET",
+            "apiId":"a","authorizer":{"principalId":"o1","openid":"o1","session_id":"s1","integrationLatency":3}},
+            "body":null,"isBase64Encoded":false}"#;
+        let req = lambda_http::request::from_str(event).expect("valid v1 event");
+        let c = Caller::from_request(&req).expect("caller");
+        assert_eq!(c.openid, "o1");
+        assert_eq!(c.unionid, None);
+    }
+
+    #[test]
+    fn none_without_context() {
+        assert_eq!(Caller::from_request(&v2("")), None);
+        assert_eq!(
+            Caller::from_request(&v2(r#","authorizer":{"lambda":{"openid":""}}"#)),
+            None
+        );
+        assert_eq!(Caller::from_request(&Request::default()), None);
+    }
+
+    #[test]
+    fn context_omits_unknown_unionid() {
+        let c = Caller {
+            openid: "o".into(),
+            unionid: None,
+            session_id: "s".into(),
+        };
+        assert_eq!(
+            c.to_context(),
+            serde_json::json!({"openid":"o","session_id":"s"})
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! HTTP helpers shared by the functions: JSON answers, body parsing with limits, the skey header, routing.
+
+pub use http::StatusCode;
+use http::{HeaderValue, header};
+use lambda_http::{Body, Request, RequestExt, Response, request::RequestContext};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The header carrying the skey.
+pub const SKEY_HEADER: &str = "x-wx-skey";
+
+/// A JSON answer. Auth answers are never cached by intermediaries.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(value.to_string()));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The documented error answer.
+pub fn error(err: &ApiError) -> Response<Body> {
+    json(err.status(), &err.body())
+}
+
+/// The raw bytes of a request body, refusing bodies over [`MAX_BODY_BYTES`].
+pub fn body_bytes(req: &Request) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b.as_slice(),
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body into `T`. Unknown fields are ignored (mini programs often send WeChat's whole
+/// `detail` object); missing or wrong-typed fields, non-UTF-8 bytes and malformed JSON are `BAD_REQUEST`.
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "request body must be a JSON object".into(),
+        ));
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest("request body is not valid UTF-8".into()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        ApiError::BadRequest(format!("request body is not valid JSON: {}", describe(&e)))
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(
+            "request body must be a JSON object".into(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("invalid request body: {}", describe(&e))))
+}
+
+/// serde_json's message without the input it quotes (a body may echo secrets the client sent).
+fn describe(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("malformed JSON at line {} column {}", e.line(), e.column())
+        }
+        Category::Data => {
+            let msg = e.to_string();
+            if msg.starts_with("missing field") {
+                msg
+            } else {
+                match msg.find(", expected") {
+                    Some(i) => format!("wrong type or value{}", &msg[i..]),
+                    None => "wrong type or value".to_string(),
+                }
+            }
+        }
+    }
+}
+
+/// The value of the `X-WX-Skey` header, if present and text.
+pub fn skey_header(req: &Request) -> Option<&str> {
+    req.headers().get(SKEY_HEADER).and_then(|v| v.to_str().ok())
+}
+
+/// The route of a request, `"METHOD /path"`: API Gateway's `routeKey` when it sent one, else the
+/// method and path (so the same code serves any stage name).
+pub fn route_key(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(route) = ctx.route_key.as_deref()
+        && route != "$default"
+    {
+        return route.to_string();
+    }
+    format!("{} {}", req.method(), req.raw_http_path())
+}
+
+/// The request id API Gateway assigned, for logs.
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Body1 {
+        code: String,
+    }
+
+    fn req(body: Body) -> Request {
+        let mut r = Request::new(body);
+        *r.method_mut() = http::Method::POST;
+        r
+    }
+
+    #[test]
+    fn parses_and_refuses() {
+        let ok: Body1 =
+            parse_json(&req(Body::Text(r#"{"code":"x","extra":1}"#.into()))).expect("ok");
+        assert_eq!(ok.code, "x");
+        for (body, want) in [
+            (Body::Empty, "BAD_REQUEST"),
+            (Body::Text("   ".into()), "BAD_REQUEST"),
+            (Body::Text("{".into()), "BAD_REQUEST"),
+            (Body::Text("[]".into()), "BAD_REQUEST"),
+            (Body::Text(r#"{"code":1}"#.into()), "BAD_REQUEST"),
+            (Body::Text(r#"{}"#.into()), "BAD_REQUEST"),
+            (Body::Binary(vec![b'{', 0xff, b'}']), "BAD_REQUEST"),
+            (
+                Body::Text(format!(r#"{{"code":"{}"}}"#, "a".repeat(MAX_BODY_BYTES))),
+                "PAYLOAD_TOO_LARGE",
+            ),
+        ] {
+            let err = parse_json::<Body1>(&req(body)).expect_err("must fail");
+            assert_eq!(err.code(), want);
+        }
+    }
+
+    #[test]
+    fn messages_do_not_echo_input() {
+        let err = parse_json::<Body1>(&req(Body::Text(r#"{"code":["SECRETVALUE"]}"#.into())))
+            .expect_err("wrong type");
+        assert!(!err.to_string().contains("SECRETVALUE"), "{err}");
+        let err = parse_json::<Body1>(&req(Body::Text(r#"{"code":"SECRETVALUE""#.into())))
+            .expect_err("truncated");
+        assert!(!err.to_string().contains("SECRETVALUE"), "{err}");
+    }
+
+    #[test]
+    fn error_answers_are_json() {
+        let resp = error(&ApiError::SessionExpired);
+        assert_eq!(resp.status(), 401);
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    }
+}

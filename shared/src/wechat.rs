@@ -1,0 +1,298 @@
+//! The WeChat server API client. One instance per process, created at init.
+//!
+//! WeChat answers errors with HTTP 200, `Content-Type: text/plain` and `{"errcode":N,"errmsg":"... rid: ..."}`,
+//! so every body is parsed as JSON whatever its content type, `errcode` is read leniently (number or
+//! string), and `errmsg` is never matched. No error built here ever contains a request URL: the
+//! jscode2session URL carries the app secret.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::error::WechatError;
+
+/// Largest WeChat answer read; anything longer is not what WeChat sends.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// The successful answer of `sns/jscode2session`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSession {
+    pub openid: String,
+    pub session_key: Secret,
+    pub unionid: Option<String>,
+}
+
+/// Builds the HTTP client used for WeChat: rustls, a connect timeout and a total timeout. Created once.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(2)))
+        .pool_idle_timeout(Duration::from_secs(50))
+        .user_agent(concat!("wxauth/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Client of the WeChat server APIs for one mini program.
+#[derive(Debug, Clone)]
+pub struct WechatClient {
+    http: reqwest::Client,
+    base: String,
+    appid: String,
+    secret: Secret,
+}
+
+impl WechatClient {
+    pub fn new(http: reqwest::Client, base: &str, appid: &str, secret: Secret) -> Self {
+        WechatClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            appid: appid.to_string(),
+            secret,
+        }
+    }
+
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, WechatError> {
+        let mut url = url::Url::parse(&format!("{}{path}", self.base))
+            .map_err(|_| WechatError::Unavailable("invalid WX_API_BASE".into()))?;
+        url.query_pairs_mut().extend_pairs(query);
+        Ok(url)
+    }
+
+    /// Exchanges a `wx.login` code. Never retried: a code is single-use, and a retry after a transient
+    /// error would turn it into 40163.
+    pub async fn code2session(&self, code: &str) -> Result<CodeSession, WechatError> {
+        let url = self.url(
+            "/sns/jscode2session",
+            &[
+                ("appid", &self.appid),
+                ("secret", self.secret.expose()),
+                ("js_code", code),
+                ("grant_type", "authorization_code"),
+            ],
+        )?;
+        let body = send(self.http.get(url)).await?;
+        let openid = non_empty_str(&body, "openid")?;
+        let session_key = non_empty_str(&body, "session_key")?;
+        let unionid = body
+            .get("unionid")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        Ok(CodeSession {
+            openid,
+            session_key: Secret::new(session_key),
+            unionid,
+        })
+    }
+}
+
+fn non_empty_str(body: &Value, name: &str) -> Result<String, WechatError> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| WechatError::Unavailable(format!("answer without {name}")))
+}
+
+/// Sends a request and returns the JSON body of a successful answer, or the mapped WeChat error.
+pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<Value, WechatError> {
+    let mut resp = req.send().await.map_err(transport_error)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(WechatError::Unavailable(format!(
+            "HTTP {}",
+            status.as_u16()
+        )));
+    }
+    if resp
+        .content_length()
+        .is_some_and(|l| l > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(WechatError::Unavailable("answer too large".into()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(WechatError::Unavailable("answer too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_body(&body)
+}
+
+/// A transport failure, described without the URL (which may carry the app secret).
+fn transport_error(e: reqwest::Error) -> WechatError {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "answer interrupted"
+    } else {
+        "request failed"
+    };
+    WechatError::Unavailable(kind.to_string())
+}
+
+/// Reads `errcode` as WeChat sends it: a number, or (in some third-party documentation) a string.
+fn errcode(body: &Value) -> Option<i64> {
+    match body.get("errcode")? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Parses a WeChat answer: JSON object, `errcode` absent or 0 on success, else the mapped error.
+pub fn parse_body(body: &[u8]) -> Result<Value, WechatError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| WechatError::Unavailable("answer is not JSON".into()))?;
+    if !value.is_object() {
+        return Err(WechatError::Unavailable(
+            "answer is not a JSON object".into(),
+        ));
+    }
+    match errcode(&value) {
+        None | Some(0) => Ok(value),
+        Some(code) => Err(map_errcode(code, &value)),
+    }
+}
+
+fn map_errcode(code: i64, body: &Value) -> WechatError {
+    match code {
+        40029 => WechatError::InvalidCode,
+        40163 => WechatError::CodeUsed,
+        40226 => WechatError::UserBlocked,
+        45011 => WechatError::RateLimited,
+        -1 => WechatError::Busy,
+        40013 | 40125 | 41002 | 41004 | 40164 | 61004 => WechatError::Misconfigured(code),
+        40001 | 42001 | 40014 => WechatError::AccessTokenInvalid(code),
+        87009 => WechatError::SessionKeyInvalid,
+        _ => {
+            let errmsg: String = body
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
+            WechatError::Other {
+                errcode: code,
+                errmsg,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_with_and_without_errcode() {
+        for body in [
+            r#"{"openid":"o","session_key":"k"}"#,
+            r#"{"openid":"o","session_key":"k","errcode":0,"errmsg":"ok"}"#,
+            r#"{"openid":"o","session_key":"k","errcode":"0"}"#,
+        ] {
+            assert!(parse_body(body.as_bytes()).is_ok(), "{body}");
+        }
+    }
+
+    #[test]
+    fn errcodes_map_leniently() {
+        let cases = [
+            (
+                r#"{"errcode":40029,"errmsg":"invalid code, rid: 6543"}"#,
+                WechatError::InvalidCode,
+            ),
+            (
+                r#"{"errcode":"40163","errmsg":"code been used, rid: 1"}"#,
+                WechatError::CodeUsed,
+            ),
+            (
+                r#"{"errcode":40226,"errmsg":"high risk"}"#,
+                WechatError::UserBlocked,
+            ),
+            (
+                r#"{"errcode":45011,"errmsg":"api minute-quota reach limit"}"#,
+                WechatError::RateLimited,
+            ),
+            (
+                r#"{"errcode":-1,"errmsg":"system error"}"#,
+                WechatError::Busy,
+            ),
+            (r#"{"errcode":"-1"}"#, WechatError::Busy),
+            (
+                r#"{"errcode":40013,"errmsg":"invalid appid"}"#,
+                WechatError::Misconfigured(40013),
+            ),
+            (
+                r#"{"errcode":40125,"errmsg":"invalid appsecret"}"#,
+                WechatError::Misconfigured(40125),
+            ),
+            (
+                r#"{"errcode":87009,"errmsg":"invalid signature"}"#,
+                WechatError::SessionKeyInvalid,
+            ),
+            (
+                r#"{"errcode":42001}"#,
+                WechatError::AccessTokenInvalid(42001),
+            ),
+            (r#"{"errcode":40029.0}"#, WechatError::InvalidCode),
+        ];
+        for (body, want) in cases {
+            assert_eq!(parse_body(body.as_bytes()).expect_err(body), want, "{body}");
+        }
+        match parse_body(br#"{"errcode":99999,"errmsg":"new thing"}"#) {
+            Err(WechatError::Other {
+                errcode: 99999,
+                errmsg,
+            }) => assert_eq!(errmsg, "new thing"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_is_unavailable() {
+        for body in [
+            "<html>502 Bad Gateway</html>",
+            "",
+            "[1,2]",
+            "null",
+            "{\"a\":",
+            "\u{0}",
+        ] {
+            assert!(
+                matches!(
+                    parse_body(body.as_bytes()),
+                    Err(WechatError::Unavailable(_))
+                ),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_encodes_the_code_and_debug_hides_the_secret() {
+        let c = WechatClient::new(
+            reqwest::Client::new(),
+            "http://h/",
+            "wx1",
+            Secret::new("s3cr3t"),
+        );
+        let url = c
+            .url("/sns/jscode2session", &[("js_code", "a b&c=d")])
+            .expect("url");
+        assert_eq!(
+            url.as_str(),
+            "http://h/sns/jscode2session?js_code=a+b%26c%3Dd"
+        );
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}
