@@ -1,0 +1,398 @@
+'use strict';
+/**
+ * A small wxauth server for the unit tests: real HTTP on 127.0.0.1 (random port) following
+ * docs/contract.md, including the gateway's answers and the simulator's dev routes, with WeChat's real
+ * user-data crypto (sha1 signature, AES-128-CBC with the session_key). The e2e test can run against it too
+ * (test/unit/e2e-harness.test.js does), which keeps that test honest while the real local server is built.
+ *
+ * Beyond the contract, for tests:
+ * - `?delay=MS` on any route waits before answering (to make requests overlap on purpose);
+ * - `POST /avatar` (skey) accepts a multipart upload and answers {url}: the kind of upload route an app
+ *   adds next to wxauth (wxauth itself stores no files);
+ * - knobs: revoke(), expireInFunction(), expireSessionKey(), failNext(), loginDelayMs, rotateSessionKey.
+ */
+const http = require('node:http');
+const crypto = require('node:crypto');
+
+const APPID = 'wxfakeappid00000';
+const MAX_BODY = 64 * 1024;
+const MAX_UPLOAD = 1024 * 1024;
+
+function b64url(buf) {
+  return buf.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function sha1Hex(text) {
+  return crypto.createHash('sha1').update(text, 'utf8').digest('hex');
+}
+
+function encrypt(obj, sessionKey) {
+  const iv = crypto.randomBytes(16);
+  const cipher = crypto.createCipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv);
+  const encrypted = Buffer.concat([cipher.update(JSON.stringify(obj), 'utf8'), cipher.final()]);
+  return { encryptedData: encrypted.toString('base64'), iv: iv.toString('base64') };
+}
+
+/** Decrypts WeChat user data; null on any failure (wrong key, padding, JSON, watermark). */
+function decrypt(encryptedData, ivB64, sessionKey) {
+  try {
+    const decipher = crypto.createDecipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'),
+      Buffer.from(ivB64, 'base64'));
+    const plain = Buffer.concat([decipher.update(Buffer.from(encryptedData, 'base64')), decipher.final()]);
+    const obj = JSON.parse(plain.toString('utf8'));
+    if (!obj || !obj.watermark || obj.watermark.appid !== APPID) return null;
+    return obj;
+  } catch (e) {
+    return null;
+  }
+}
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Minimal multipart/form-data parser: {fields: {name: value}, files: [{name, filename, content}]}. */
+function parseMultipart(buffer, contentType) {
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType || '');
+  if (!m) throw new ApiError(400, 'BAD_REQUEST', 'multipart body without boundary');
+  const boundary = '--' + (m[1] || m[2]);
+  const text = buffer.toString('latin1');
+  const fields = {};
+  const files = [];
+  for (const raw of text.split(boundary).slice(1)) {
+    if (raw.startsWith('--')) break;
+    const headerEnd = raw.indexOf('\r\n\r\n');
+    if (headerEnd < 0) continue;
+    const headers = raw.slice(0, headerEnd);
+    const content = Buffer.from(raw.slice(headerEnd + 4, raw.length - 2), 'latin1');
+    const name = /name="([^"]*)"/.exec(headers);
+    const filename = /filename="([^"]*)"/.exec(headers);
+    if (!name) continue;
+    if (filename) files.push({ name: name[1], filename: filename[1], content });
+    else fields[name[1]] = content.toString('utf8');
+  }
+  return { fields, files };
+}
+
+function startFakeServer(options = {}) {
+  const state = {
+    expiresIn: options.expiresIn || 604800,
+    /** ms to wait inside POST /login: widens the window in which concurrent callers could double-login. */
+    loginDelayMs: options.loginDelayMs || 0,
+    /** Whether each login gives the user a new session_key (WeChat may do so on any wx.login). */
+    rotateSessionKey: options.rotateSessionKey !== false,
+    codes: new Map(), // code -> user name (fresh codes from /dev/code)
+    usedCodes: new Set(),
+    phoneCodes: new Map(), // code -> phone number
+    users: new Map(), // openid -> {openid, sessionKey, sessionKeyExpired, profile, phone}
+    sessions: new Map(), // skey -> {openid, expiresAt, revoked, expireInFunction}
+    scripted: [], // canned answers: {method, path, status, body, times}
+    log: [], // {method, path, skey, body}
+    uploads: []
+  };
+
+  function openidOf(user) {
+    return 'o' + b64url(crypto.createHash('sha256').update('user:' + user).digest()).slice(0, 27);
+  }
+
+  function mintCode(user = 'dev') {
+    const code = 'code-' + crypto.randomBytes(12).toString('hex');
+    state.codes.set(code, user);
+    return code;
+  }
+
+  function send(res, status, body) {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  function readBody(req, limit) {
+    return new Promise((resolve, reject) => {
+      const chunks = [];
+      let size = 0;
+      let tooLarge = false;
+      req.on('data', (c) => {
+        size += c.length;
+        if (size > limit) tooLarge = true;
+        else chunks.push(c);
+      });
+      req.on('end', () => (tooLarge
+        ? reject(new ApiError(413, 'PAYLOAD_TOO_LARGE', 'body over the limit'))
+        : resolve(Buffer.concat(chunks))));
+      req.on('error', reject);
+    });
+  }
+
+  function jsonBody(buffer, { optional = false } = {}) {
+    const text = buffer.toString('utf8');
+    if (text.trim() === '') {
+      if (optional) return {};
+      throw new ApiError(400, 'BAD_REQUEST', 'empty body');
+    }
+    let value;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new ApiError(400, 'BAD_REQUEST', 'malformed JSON');
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      throw new ApiError(400, 'BAD_REQUEST', 'body must be a JSON object');
+    }
+    return value;
+  }
+
+  function requireString(body, field) {
+    if (typeof body[field] !== 'string' || body[field] === '') {
+      throw new ApiError(400, 'BAD_REQUEST', field + ' must be a non-empty string');
+    }
+    return body[field];
+  }
+
+  /** The gateway + authorizer: 401 without header, 403 for unknown / expired / revoked skeys. */
+  function gateway(req) {
+    const skey = req.headers['x-wx-skey'];
+    if (!skey) return { answer: [401, { message: 'Unauthorized' }] };
+    const session = state.sessions.get(skey);
+    if (!session || session.revoked || session.expiresAt <= Date.now()) return { answer: [403, { message: 'Forbidden' }] };
+    return { session, user: state.users.get(session.openid) };
+  }
+
+  const routes = {
+    'POST /login': async (ctx) => {
+      const code = requireString(jsonBody(ctx.body), 'code');
+      if (state.loginDelayMs) await new Promise((r) => setTimeout(r, state.loginDelayMs));
+      if (code === 'invalid-code') throw new ApiError(400, 'INVALID_CODE', 'invalid code (40029)');
+      if (code === 'blocked-user') throw new ApiError(403, 'USER_BLOCKED', 'high risk user (40226)');
+      if (code === 'rate-limited') throw new ApiError(429, 'RATE_LIMITED', 'too many logins (45011)');
+      if (code === 'system-busy') throw new ApiError(503, 'WECHAT_BUSY', 'system busy (-1)');
+      if (state.usedCodes.has(code)) throw new ApiError(400, 'CODE_USED', 'code been used (40163)');
+      if (!state.codes.has(code)) throw new ApiError(400, 'INVALID_CODE', 'invalid code (40029)');
+      state.usedCodes.add(code);
+      const openid = openidOf(state.codes.get(code));
+      let user = state.users.get(openid);
+      if (!user) {
+        user = { openid, sessionKey: null, sessionKeyExpired: false, profile: null, phone: null };
+        state.users.set(openid, user);
+      }
+      if (!user.sessionKey || state.rotateSessionKey || user.sessionKeyExpired) {
+        user.sessionKey = crypto.randomBytes(16).toString('base64');
+      }
+      user.sessionKeyExpired = false;
+      const skey = b64url(crypto.randomBytes(32));
+      state.sessions.set(skey, {
+        openid, expiresAt: Date.now() + state.expiresIn * 1000, revoked: false, expireInFunction: false
+      });
+      return [200, { skey, expires_in: state.expiresIn }];
+    },
+
+    'POST /userinfo': { auth: true, handler: (ctx) => {
+      if (ctx.user.sessionKeyExpired) throw new ApiError(401, 'SESSION_KEY_EXPIRED', 'session_key expired');
+      const body = jsonBody(ctx.body);
+      const encryptedData = requireString(body, 'encryptedData');
+      const iv = requireString(body, 'iv');
+      if (Buffer.from(iv, 'base64').length !== 16) throw new ApiError(400, 'BAD_REQUEST', 'iv must be 16 bytes');
+      if (body.rawData !== undefined || body.signature !== undefined) {
+        const rawData = requireString(body, 'rawData');
+        if (sha1Hex(rawData + ctx.user.sessionKey) !== requireString(body, 'signature')) {
+          throw new ApiError(400, 'INVALID_SIGNATURE', 'signature mismatch');
+        }
+      }
+      const data = decrypt(encryptedData, iv, ctx.user.sessionKey);
+      if (!data || data.openId !== ctx.user.openid) throw new ApiError(400, 'DECRYPT_FAILED', 'cannot decrypt');
+      delete data.watermark;
+      ctx.user.profile = Object.assign({}, data);
+      return [200, { user: ctx.user.profile }];
+    } },
+
+    'GET /me': { auth: true, handler: (ctx) => [200, {
+      openid: ctx.user.openid, unionid: null, user: ctx.user.profile, phone: ctx.user.phone
+    }] },
+
+    'POST /logout': { auth: true, handler: (ctx) => {
+      const body = jsonBody(ctx.body, { optional: true });
+      let revoked = 0;
+      if (body.all === true) {
+        for (const s of state.sessions.values()) {
+          if (s.openid === ctx.user.openid && !s.revoked) {
+            s.revoked = true;
+            revoked += 1;
+          }
+        }
+      } else {
+        ctx.session.revoked = true;
+        revoked = 1;
+      }
+      return [200, { revoked }];
+    } },
+
+    'PUT /profile': { auth: true, handler: (ctx) => {
+      const body = jsonBody(ctx.body);
+      const nickName = typeof body.nickName === 'string' ? body.nickName.trim() : '';
+      const avatarUrl = body.avatarUrl;
+      if (!nickName || nickName.length > 64) throw new ApiError(400, 'INVALID_PROFILE', 'nickName: 1 to 64 characters');
+      if (typeof avatarUrl !== 'string' || !/^https:\/\/\S+$/.test(avatarUrl) || avatarUrl.length > 1024) {
+        throw new ApiError(400, 'INVALID_PROFILE', 'avatarUrl must be an https URL');
+      }
+      ctx.user.profile = Object.assign({ openId: ctx.user.openid }, ctx.user.profile, { nickName, avatarUrl });
+      return [200, { user: ctx.user.profile }];
+    } },
+
+    'POST /phone': { auth: true, handler: (ctx) => {
+      const body = jsonBody(ctx.body);
+      let phoneNumber;
+      if (body.code !== undefined) {
+        const code = requireString(body, 'code');
+        if (!state.phoneCodes.has(code) || state.usedCodes.has(code)) throw new ApiError(400, 'INVALID_CODE', 'invalid phone code');
+        state.usedCodes.add(code);
+        phoneNumber = state.phoneCodes.get(code);
+      } else {
+        if (ctx.user.sessionKeyExpired) throw new ApiError(401, 'SESSION_KEY_EXPIRED', 'session_key expired');
+        const data = decrypt(requireString(body, 'encryptedData'), requireString(body, 'iv'), ctx.user.sessionKey);
+        if (!data) throw new ApiError(400, 'DECRYPT_FAILED', 'cannot decrypt');
+        phoneNumber = data.purePhoneNumber;
+      }
+      ctx.user.phone = { phoneNumber, purePhoneNumber: phoneNumber, countryCode: '86' };
+      return [200, { phone: ctx.user.phone }];
+    } },
+
+    'POST /dev/code': (ctx) => {
+      const body = jsonBody(ctx.body, { optional: true });
+      return [200, { code: mintCode(typeof body.user === 'string' && body.user ? body.user : 'dev') }];
+    },
+
+    'POST /dev/userinfo': { auth: true, handler: (ctx) => {
+      const user = ctx.user;
+      const name = 'user-' + user.openid.slice(1, 7);
+      const info = {
+        nickName: name, gender: 0, language: 'zh_CN', city: '', province: '', country: '',
+        avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/' + user.openid + '/132'
+      };
+      const rawData = JSON.stringify(info);
+      const sealed = encrypt(Object.assign({ openId: user.openid }, info, {
+        watermark: { appid: APPID, timestamp: Math.floor(Date.now() / 1000) }
+      }), user.sessionKey);
+      return [200, { rawData, signature: sha1Hex(rawData + user.sessionKey), encryptedData: sealed.encryptedData, iv: sealed.iv }];
+    } },
+
+    'POST /dev/phone-code': (ctx) => {
+      const body = jsonBody(ctx.body, { optional: true });
+      const code = 'phone-' + crypto.randomBytes(12).toString('hex');
+      state.phoneCodes.set(code, typeof body.phoneNumber === 'string' ? body.phoneNumber : '13800138000');
+      return [200, { code }];
+    },
+
+    'POST /avatar': { auth: true, upload: true, handler: (ctx) => {
+      const form = parseMultipart(ctx.body, ctx.req.headers['content-type']);
+      const file = form.files[0];
+      if (!file) throw new ApiError(400, 'BAD_REQUEST', 'no file part');
+      const digest = crypto.createHash('sha256').update(file.content).digest('hex');
+      state.uploads.push({ skey: ctx.skey, fields: form.fields, name: file.name, filename: file.filename, content: file.content });
+      return [200, { url: 'https://cdn.example.com/avatars/' + digest.slice(0, 16) + '.png', size: file.content.length }];
+    } }
+  };
+
+  async function handle(req, res) {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const key = req.method + ' ' + url.pathname;
+    const route = routes[key];
+    const spec = typeof route === 'function' ? { handler: route } : route;
+    const body = await readBody(req, spec && spec.upload ? MAX_UPLOAD : MAX_BODY);
+    const delay = Number(url.searchParams.get('delay') || 0);
+    if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 5000)));
+    const skey = req.headers['x-wx-skey'] || null;
+    state.log.push({ method: req.method, path: url.pathname, skey, body: body.toString('utf8') });
+
+    const scriptedIndex = state.scripted.findIndex((s) => s.method === req.method && s.path === url.pathname);
+    if (scriptedIndex >= 0) {
+      const s = state.scripted[scriptedIndex];
+      s.times -= 1;
+      if (s.times <= 0) state.scripted.splice(scriptedIndex, 1);
+      if (typeof s.body === 'string') {
+        res.writeHead(s.status, { 'Content-Type': 'text/html' });
+        res.end(s.body);
+      } else {
+        send(res, s.status, s.body);
+      }
+      return;
+    }
+
+    if (!spec) {
+      const known = Object.keys(routes).some((k) => k.split(' ')[1] === url.pathname);
+      if (known) throw new ApiError(405, 'METHOD_NOT_ALLOWED', 'method not allowed');
+      throw new ApiError(404, 'NOT_FOUND', 'no such route');
+    }
+    const ctx = { req, body, skey };
+    if (spec.auth) {
+      const g = gateway(req);
+      if (g.answer) {
+        send(res, g.answer[0], g.answer[1]);
+        return;
+      }
+      if (g.session.expireInFunction) throw new ApiError(401, 'SESSION_EXPIRED', 'session expired');
+      ctx.session = g.session;
+      ctx.user = g.user;
+    }
+    const [status, answer] = await spec.handler(ctx);
+    send(res, status, answer);
+  }
+
+  function requests(method, pathname) {
+    return state.log.filter((r) => r.method === method && r.path === pathname);
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (err instanceof ApiError) send(res, err.status, { error: { code: err.code, message: err.message } });
+      else send(res, 500, { error: { code: 'INTERNAL', message: String(err && err.message) } });
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      resolve({
+        url: 'http://127.0.0.1:' + port,
+        state,
+        mintCode,
+        openidOf,
+        /** Requests that reached the server, by method and path. */
+        requests,
+        count: (method, pathname) => requests(method, pathname).length,
+        /** Server-side logout of one skey (what POST /logout or an admin would do). */
+        revoke: (skey) => { state.sessions.get(skey).revoked = true; },
+        /** The authorizer still accepts the skey, but the function finds the session gone (SESSION_EXPIRED). */
+        expireInFunction: (skey) => { state.sessions.get(skey).expireInFunction = true; },
+        /** WeChat's checksession now fails for this skey's user: SESSION_KEY_EXPIRED until the next login. */
+        expireSessionKey: (skey) => { state.users.get(state.sessions.get(skey).openid).sessionKeyExpired = true; },
+        /** The next `times` requests to METHOD path get this canned answer (a string body is sent as HTML). */
+        failNext: (method, pathname, status, body, times = 1) => {
+          state.scripted.push({ method, path: pathname, status, body, times });
+        },
+        close: () => new Promise((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        })
+      });
+    });
+  });
+}
+
+/** A port on 127.0.0.1 where nothing listens (bound then released). */
+function closedPort() {
+  return new Promise((resolve, reject) => {
+    const s = http.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+module.exports = { startFakeServer, closedPort, APPID, encrypt, sha1Hex };
