@@ -14,8 +14,9 @@ pub const DEFAULT_SESSION_IDLE: i64 = 172_800;
 /// Default timeout of one WeChat call, in milliseconds.
 pub const DEFAULT_WX_TIMEOUT_MS: u64 = 5_000;
 
-/// A secret string whose `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret string whose `Debug` never shows the value. It serializes as itself: only stores do that.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

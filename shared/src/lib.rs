@@ -12,6 +12,7 @@ pub mod error;
 pub mod handlers;
 pub mod identity;
 pub mod logging;
+pub mod routes;
 pub mod sessions;
 pub mod store;
 pub mod web;

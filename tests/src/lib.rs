@@ -1,1 +1,10 @@
+//! Helpers of the integration tests: a real DynamoDB API (moto), real API Gateway event JSON, the fake
+//! WeChat (the local server's simulator over real HTTP), a stand-in of the Lambda Runtime API to run the
+//! real function binaries, and a capture of every log line.
 
+pub mod bins;
+pub mod dynamo;
+pub mod env;
+pub mod events;
+pub mod logs;
+pub mod runtime;

@@ -15,8 +15,6 @@ use crate::sessions::Sessions;
 use crate::store::{Profile, Session, User};
 use crate::web::{self, StatusCode, parse_json};
 
-const PATHS: &[&str] = &["/userinfo", "/me"];
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UserInfoBody {
@@ -50,7 +48,7 @@ impl AccountHandler {
         match web::route_key(req).as_str() {
             "POST /userinfo" => self.userinfo(req).await,
             "GET /me" => self.me(req).await,
-            other => Err(no_route(other, PATHS)),
+            other => Err(no_route(other)),
         }
     }
 

@@ -38,7 +38,7 @@ impl LoginHandler {
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         match web::route_key(req).as_str() {
             "POST /login" => self.login(req).await,
-            other => Err(no_route(other, &["/login"])),
+            other => Err(no_route(other)),
         }
     }
 

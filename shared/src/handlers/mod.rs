@@ -63,9 +63,9 @@ where
 }
 
 /// Answers a route that exists with another method, or no route at all.
-pub fn no_route(route: &str, known_paths: &[&str]) -> ApiError {
+pub fn no_route(route: &str) -> ApiError {
     let path = route.split_once(' ').map(|(_, p)| p).unwrap_or(route);
-    if known_paths.contains(&path) {
+    if crate::routes::path_exists(path) {
         ApiError::MethodNotAllowed(path.to_string())
     } else {
         ApiError::NotFound(path.to_string())

@@ -1,14 +1,18 @@
-//! An in-memory [`Store`]: the local server's default and the reference the DynamoDB store is tested against.
+//! An in-memory [`Store`]: the local server's default and the reference the DynamoDB store is tested
+//! against. Optionally persisted to a JSON file (`MemoryStore::open`), rewritten atomically after every
+//! change, so a local server keeps its sessions across restarts.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::{LoginUpdate, Phone, Profile, Session, Store, User};
 use crate::error::StoreError;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Data {
     sessions: HashMap<String, Session>,
     users: HashMap<String, User>,
@@ -19,6 +23,7 @@ struct Data {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     data: Mutex<Data>,
+    file: Option<PathBuf>,
 }
 
 impl MemoryStore {
@@ -26,22 +31,79 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Data) -> T) -> Result<T, StoreError> {
+    /// A store kept in `path` (created if missing). Fails if the file exists but is not a store.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let data = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                StoreError::Corrupt(format!("{} is not a wxauth store: {e}", path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data::default(),
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!("cannot read {}: {e}", path.display())));
+            }
+        };
+        let store = MemoryStore {
+            data: Mutex::new(data),
+            file: Some(path.to_path_buf()),
+        };
+        store.with(|_| Ok(true))?;
+        Ok(store)
+    }
+
+    /// Runs `f` on the data; when it reports a change (`Ok(true)`-like via `changed`), persists it.
+    fn with<T>(&self, f: impl FnOnce(&mut Data) -> Result<T, StoreError>) -> Result<T, StoreError>
+    where
+        T: Changed,
+    {
         let mut guard = self
             .data
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))?;
-        Ok(f(&mut guard))
+        let out = f(&mut guard)?;
+        if out.changed()
+            && let Some(path) = &self.file
+        {
+            persist(path, &guard)?;
+        }
+        Ok(out)
     }
+}
+
+/// Whether an operation's result means the data changed (and must be persisted).
+trait Changed {
+    fn changed(&self) -> bool;
+}
+impl Changed for bool {
+    fn changed(&self) -> bool {
+        *self
+    }
+}
+impl Changed for usize {
+    fn changed(&self) -> bool {
+        *self > 0
+    }
+}
+impl<T> Changed for Option<T> {
+    fn changed(&self) -> bool {
+        false
+    }
+}
+
+fn persist(path: &Path, data: &Data) -> Result<(), StoreError> {
+    let err = |e: std::io::Error| StoreError::Unavailable(format!("cannot write {}: {e}", path.display()));
+    let bytes = serde_json::to_vec(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+fn no_user() -> StoreError {
+    StoreError::Conflict("no such user".into())
 }
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn create_session(
-        &self,
-        session: &Session,
-        login: &LoginUpdate,
-    ) -> Result<(), StoreError> {
+    async fn create_session(&self, session: &Session, login: &LoginUpdate) -> Result<(), StoreError> {
         self.with(|d| {
             if d.sessions.contains_key(&session.key_hash) {
                 return Err(StoreError::Conflict("session exists".into()));
@@ -61,36 +123,42 @@ impl Store for MemoryStore {
             if login.unionid.is_some() {
                 user.unionid = login.unionid.clone();
             }
-            Ok(())
-        })?
+            Ok(true)
+        })
+        .map(|_| ())
     }
 
     async fn get_session(&self, key_hash: &str) -> Result<Option<Session>, StoreError> {
-        self.with(|d| d.sessions.get(key_hash).cloned())
+        self.with(|d| Ok(d.sessions.get(key_hash).cloned()))
     }
 
     async fn touch_session(&self, key_hash: &str, last_seen: i64) -> Result<(), StoreError> {
         self.with(|d| {
-            if let Some(s) = d.sessions.get_mut(key_hash) {
-                s.last_seen = s.last_seen.max(last_seen);
-            }
+            Ok(match d.sessions.get_mut(key_hash) {
+                Some(s) if s.last_seen < last_seen => {
+                    s.last_seen = last_seen;
+                    true
+                }
+                _ => false,
+            })
         })
+        .map(|_| ())
     }
 
     async fn delete_session(&self, key_hash: &str) -> Result<bool, StoreError> {
-        self.with(|d| d.sessions.remove(key_hash).is_some())
+        self.with(|d| Ok(d.sessions.remove(key_hash).is_some()))
     }
 
     async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
         self.with(|d| {
             let before = d.sessions.len();
             d.sessions.retain(|_, s| s.openid != openid);
-            before - d.sessions.len()
+            Ok(before - d.sessions.len())
         })
     }
 
     async fn get_user(&self, openid: &str) -> Result<Option<User>, StoreError> {
-        self.with(|d| d.users.get(openid).cloned())
+        self.with(|d| Ok(d.users.get(openid).cloned()))
     }
 
     async fn save_profile(
@@ -101,28 +169,64 @@ impl Store for MemoryStore {
         now: i64,
     ) -> Result<(), StoreError> {
         self.with(|d| {
-            let user = d
-                .users
-                .get_mut(openid)
-                .ok_or_else(|| StoreError::Conflict("no such user".into()))?;
+            let user = d.users.get_mut(openid).ok_or_else(no_user)?;
             user.profile = Some(profile.clone());
             if let Some(u) = unionid {
                 user.unionid = Some(u.to_string());
             }
             user.updated_at = now;
-            Ok(())
-        })?
+            Ok(true)
+        })
+        .map(|_| ())
     }
 
     async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
         self.with(|d| {
-            let user = d
-                .users
-                .get_mut(openid)
-                .ok_or_else(|| StoreError::Conflict("no such user".into()))?;
+            let user = d.users.get_mut(openid).ok_or_else(no_user)?;
             user.phone = Some(phone.clone());
             user.updated_at = now;
-            Ok(())
-        })?
+            Ok(true)
+        })
+        .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn session(hash: &str) -> (Session, LoginUpdate) {
+        let s = Session {
+            key_hash: hash.into(),
+            sid: "sid".into(),
+            openid: "o1".into(),
+            unionid: None,
+            session_key: Secret::new("k"),
+            created_at: 1,
+            last_seen: 1,
+            expires_at: 100,
+        };
+        let l = LoginUpdate { openid: "o1".into(), unionid: None, session_key: Secret::new("k"), now: 1 };
+        (s, l)
+    }
+
+    #[tokio::test]
+    async fn persists_across_reopen() {
+        let dir = std::env::temp_dir().join(format!("wxauth-mem-{}", crate::crypto::random_id().expect("rng")));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.json");
+        {
+            let store = MemoryStore::open(&path).expect("open");
+            let (s, l) = session("h1");
+            store.create_session(&s, &l).await.expect("create");
+            assert!(matches!(store.create_session(&s, &l).await, Err(StoreError::Conflict(_))));
+        }
+        let store = MemoryStore::open(&path).expect("reopen");
+        assert_eq!(store.get_session("h1").await.expect("ok").map(|s| s.openid), Some("o1".into()));
+        assert!(store.get_user("o1").await.expect("ok").is_some());
+        std::fs::write(&path, b"not json").expect("write");
+        assert!(matches!(MemoryStore::open(&path), Err(StoreError::Corrupt(_))));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -12,7 +12,7 @@ use crate::config::Secret;
 use crate::error::StoreError;
 
 /// A login session. Stored under the SHA-256 of its skey; the skey itself is never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Lowercase hex SHA-256 of the skey.
     pub key_hash: String,
@@ -70,7 +70,7 @@ pub struct Phone {
 }
 
 /// A WeChat user as wxauth knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub openid: String,
     pub unionid: Option<String>,

@@ -1,0 +1,133 @@
+//! A complete wxauth behind real HTTP and a real store: the WeChat simulator on a loopback port, the
+//! memory store or a fresh moto table, and the three handlers wired as in the Lambda functions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use wxauth::clock::ManualClock;
+use wxauth::config::Secret;
+use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
+use wxauth::sessions::Sessions;
+use wxauth::store::{Store, dynamo::DynamoStore, memory::MemoryStore};
+use wxauth::wechat::{WechatClient, http_client};
+use wxauth_local::simulator::Simulator;
+
+use crate::events::{self, Req};
+
+pub const APPID: &str = "wx4f4bc4dec97d474b";
+pub const SECRET: &str = "wxauth-test-app-secret-7d3f9a";
+pub const TTL: i64 = 7 * 86400;
+pub const IDLE: i64 = 2 * 86400;
+pub const START: i64 = 1_795_000_000;
+
+/// Which store the handlers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Dynamo,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Dynamo];
+
+/// One wxauth under test.
+pub struct Env {
+    pub backend: Backend,
+    pub sim: Arc<Simulator>,
+    pub wx_url: String,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    pub sessions: Sessions,
+    pub login: LoginHandler,
+    pub account: AccountHandler,
+    pub authorizer: Authorizer,
+    /// The moto table, for the DynamoDB backend.
+    pub table: Option<(aws_sdk_dynamodb::Client, String)>,
+}
+
+impl Env {
+    pub async fn new(backend: Backend) -> Env {
+        Env::with_timeout(backend, Duration::from_secs(5)).await
+    }
+
+    /// An environment whose WeChat calls time out after `timeout`.
+    pub async fn with_timeout(backend: Backend, timeout: Duration) -> Env {
+        crate::logs::install();
+        let sim = Simulator::new(APPID, SECRET);
+        let wx_url = sim.spawn().await.expect("simulator listens");
+        let (store, table): (Arc<dyn Store>, _) = match backend {
+            Backend::Memory => (Arc::new(MemoryStore::new()), None),
+            Backend::Dynamo => {
+                let client = crate::dynamo::client();
+                let table = crate::dynamo::fresh_table(&client).await;
+                (Arc::new(DynamoStore::new(client.clone(), &table)), Some((client, table)))
+            }
+        };
+        let clock = Arc::new(ManualClock::new(START));
+        let sessions = Sessions::new(store.clone(), clock.clone(), TTL, IDLE);
+        let wechat = WechatClient::new(
+            http_client(timeout).expect("http client"),
+            &wx_url,
+            APPID,
+            Secret::new(SECRET),
+        );
+        Env {
+            backend,
+            login: LoginHandler::new(wechat, sessions.clone()),
+            account: AccountHandler::new(APPID, sessions.clone()),
+            authorizer: Authorizer::new(sessions.clone()),
+            sim,
+            wx_url,
+            clock,
+            store,
+            sessions,
+            table,
+        }
+    }
+
+    /// `POST /login` with a code.
+    pub async fn call_login(&self, code: &str) -> (u16, Value) {
+        let req = Req::new("POST", "/login").json(&serde_json::json!({ "code": code }));
+        events::parts(self.login.handle(req.into_request()).await)
+    }
+
+    /// Logs a simulated user in; returns the skey.
+    pub async fn login_as(&self, user: &str) -> String {
+        let (status, body) = self.call_login(&self.sim.mint_code(user)).await;
+        assert_eq!(status, 200, "login failed: {body}");
+        body["skey"].as_str().expect("skey").to_string()
+    }
+
+    /// Sends a request the way API Gateway would: the authorizer first for protected routes (401 without
+    /// the header, 403 when denied), then the function with the authorizer's context.
+    pub async fn call(&self, mut req: Req) -> (u16, Value) {
+        let route = wxauth::routes::find(&req.method, &req.path);
+        if route.map(|r| r.function) == Some(wxauth::routes::Function::Login) {
+            return events::parts(self.login.handle(req.into_request()).await);
+        }
+        if route.is_none_or(|r| r.authorized) {
+            let skey = req.headers.iter().find(|(k, _)| k == "x-wx-skey").map(|(_, v)| v.clone());
+            let Some(skey) = skey else {
+                return (401, serde_json::json!({"message": "Unauthorized"}));
+            };
+            let decision = self
+                .authorizer
+                .handle(events::authorizer_v2(Some(&skey), &req.method, &req.path))
+                .await
+                .expect("authorizer answers");
+            if decision["isAuthorized"] != true {
+                return (403, serde_json::json!({"message": "Forbidden"}));
+            }
+            req.authorizer = Some(decision["context"].clone());
+        }
+        events::parts(self.account.handle(req.into_request()).await)
+    }
+
+    /// The simulator's current session_key of a user name.
+    pub fn session_key_of(&self, user: &str) -> String {
+        self.sim
+            .user(&self.sim.openid_for(user))
+            .and_then(|u| u.session_key)
+            .expect("user logged in")
+    }
+}
