@@ -10,16 +10,22 @@
 //! - a user name always maps to the same openid (and unionid);
 //! - each successful exchange issues a fresh session_key, which replaces the user's previous one;
 //! - the codes of [`SPECIAL_CODES`] trigger the documented errors;
-//! - a wrong appid is 40013, a wrong secret 40125.
+//! - a wrong appid is 40013, a wrong secret 40125;
+//! - `cgi-bin/stable_token` returns the same access_token until shortly before it expires, then a new one,
+//!   the old one staying valid a few minutes (the overlap WeChat documents);
+//! - `wxa/business/getuserphonenumber` needs a valid access_token (40001/42001 otherwise) and a phone code
+//!   from [`Simulator::mint_phone_code`] (single-use; countryCode sent as a number, as WeChat does);
+//! - `wxa/checksession` verifies the HMAC-SHA256 signature made with the user's current session_key
+//!   (87009 when it does not match, or after [`Simulator::invalidate_session_key`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{StatusCode, header};
@@ -38,7 +44,11 @@ pub const SPECIAL_CODES: &[(&str, i64, &str)] = &[
     ("invalid-code", 40029, "invalid code"),
     ("code-used", 40163, "code been used"),
     ("blocked-user", 40226, "high risk user is blocked"),
-    ("rate-limited", 45011, "api minute-quota reach limit  mustslower  retry next minute"),
+    (
+        "rate-limited",
+        45011,
+        "api minute-quota reach limit  mustslower  retry next minute",
+    ),
     ("system-busy", -1, "system error"),
 ];
 
@@ -53,6 +63,8 @@ pub enum Fault {
     Status(u16),
     /// Answer 200 with an HTML page instead of JSON.
     Html,
+    /// Answer 200 `text/plain` with exactly this body (quirks such as `"errcode":"40029"`).
+    Body(String),
 }
 
 #[derive(Debug)]
@@ -82,9 +94,44 @@ pub struct UserData {
     pub iv: String,
 }
 
+#[derive(Debug)]
+struct PhoneCode {
+    phone: String,
+    used: bool,
+    issued: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    value: String,
+    /// When it stops working.
+    dies: Instant,
+}
+
+/// How long simulated access_tokens live, and how long before expiry a new one is handed out.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPolicy {
+    pub lifetime: Duration,
+    /// stable_token hands out a new token once the current one has less than this left; the old one
+    /// keeps working until it dies.
+    pub renew_before: Duration,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        TokenPolicy {
+            lifetime: Duration::from_secs(7200),
+            renew_before: Duration::from_secs(300),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State_ {
     codes: HashMap<String, CodeState>,
+    phone_codes: HashMap<String, PhoneCode>,
+    tokens: Vec<Token>,
+    token_policy: TokenPolicy,
     users: HashMap<String, SimUser>,
     calls: HashMap<String, u64>,
     fault: Option<Fault>,
@@ -101,11 +148,20 @@ pub struct Simulator {
 
 fn wx_answer(status: StatusCode, body: Value) -> Response {
     // WeChat labels its JSON as text/plain.
-    (status, [(header::CONTENT_TYPE, "text/plain")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn rid() -> String {
-    crypto::random_id().unwrap_or_default().chars().take(24).collect()
+    crypto::random_id()
+        .unwrap_or_default()
+        .chars()
+        .take(24)
+        .collect()
 }
 
 /// An error answer exactly as WeChat sends it.
@@ -160,7 +216,8 @@ impl Simulator {
     pub fn mint_code(&self, user: &str) -> String {
         let code = crypto::random_id().unwrap_or_else(|_| format!("{:?}", Instant::now()));
         let mut st = self.lock();
-        st.codes.retain(|_, c| c.issued.elapsed() < CODE_LIFETIME * 2);
+        st.codes
+            .retain(|_, c| c.issued.elapsed() < CODE_LIFETIME * 2);
         st.codes.insert(
             code.clone(),
             CodeState {
@@ -195,6 +252,167 @@ impl Simulator {
         self.lock().users.get(openid).cloned()
     }
 
+    /// Mints a single-use phone code (what `getPhoneNumber` gives the phone) for a phone number such as
+    /// `13800138000` (China) or `+1 4155550100`.
+    pub fn mint_phone_code(&self, phone_number: &str) -> String {
+        let code = crypto::random_id().unwrap_or_else(|_| format!("{:?}", Instant::now()));
+        let mut st = self.lock();
+        st.phone_codes
+            .retain(|_, c| c.issued.elapsed() < CODE_LIFETIME * 2);
+        st.phone_codes.insert(
+            code.clone(),
+            PhoneCode {
+                phone: phone_number.to_string(),
+                used: false,
+                issued: Instant::now(),
+            },
+        );
+        code
+    }
+
+    /// Makes WeChat forget the user's current session_key (as it does after some time): checksession
+    /// answers 87009 until the next login.
+    pub fn invalidate_session_key(&self, openid: &str) {
+        if let Some(u) = self.lock().users.get_mut(openid) {
+            u.session_key = None;
+        }
+    }
+
+    /// Sets how long access_tokens live.
+    pub fn set_token_policy(&self, policy: TokenPolicy) {
+        self.lock().token_policy = policy;
+    }
+
+    /// Kills every access_token handed out so far (as a forced refresh elsewhere would).
+    pub fn revoke_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    /// Whether an access_token works now: `Err` is WeChat's answer.
+    fn check_token(&self, token: Option<&str>) -> Result<(), Response> {
+        let st = self.lock();
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err(wx_error(41001, "access_token missing"));
+        };
+        match st.tokens.iter().find(|t| t.value == token) {
+            Some(t) if t.dies > Instant::now() => Ok(()),
+            Some(_) => Err(wx_error(42001, "access_token expired")),
+            None => Err(wx_error(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            )),
+        }
+    }
+
+    /// `POST /cgi-bin/stable_token`.
+    fn stable_token(&self, body: &Value) -> Response {
+        let text = |k: &str| body.get(k).and_then(Value::as_str);
+        if text("grant_type") != Some("client_credential") {
+            return wx_error(40002, "invalid grant_type");
+        }
+        if let Err(resp) = self.check_credentials(text("appid"), text("secret")) {
+            return resp;
+        }
+        let force = body
+            .get("force_refresh")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut st = self.lock();
+        let now = Instant::now();
+        let policy = st.token_policy;
+        st.tokens.retain(|t| t.dies > now);
+        let current = st.tokens.last().cloned();
+        let token = match current {
+            Some(t) if !force && t.dies.saturating_duration_since(now) > policy.renew_before => t,
+            _ => {
+                let t = Token {
+                    value: format!("SIM_{}", crypto::random_id().unwrap_or_default()),
+                    dies: now + policy.lifetime,
+                };
+                st.tokens.push(t.clone());
+                t
+            }
+        };
+        let expires_in = token.dies.saturating_duration_since(now).as_secs();
+        wx_answer(
+            StatusCode::OK,
+            json!({"access_token": token.value, "expires_in": expires_in}),
+        )
+    }
+
+    /// `POST /wxa/business/getuserphonenumber`.
+    fn phone_number(&self, token: Option<&str>, body: &Value) -> Response {
+        if let Err(resp) = self.check_token(token) {
+            return resp;
+        }
+        let Some(code) = body
+            .get("code")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+        else {
+            return wx_error(47001, "data format error");
+        };
+        let mut st = self.lock();
+        let phone = match st.phone_codes.get_mut(code) {
+            None => return wx_error(40029, "invalid code"),
+            Some(c) if c.used => return wx_error(40163, "code been used"),
+            Some(c) if c.issued.elapsed() > CODE_LIFETIME => {
+                return wx_error(40029, "invalid code");
+            }
+            Some(c) => {
+                c.used = true;
+                c.phone.clone()
+            }
+        };
+        let (country, pure) = match phone.strip_prefix('+') {
+            Some(rest) => match rest.split_once(' ') {
+                Some((cc, number)) => (cc.to_string(), number.replace(' ', "")),
+                None => ("86".to_string(), rest.to_string()),
+            },
+            None => ("86".to_string(), phone.replace(' ', "")),
+        };
+        let full = if country == "86" {
+            pure.clone()
+        } else {
+            format!("+{country}{pure}")
+        };
+        wx_answer(
+            StatusCode::OK,
+            json!({
+                "errcode": 0,
+                "errmsg": "ok",
+                "phone_info": {
+                    "phoneNumber": full,
+                    "purePhoneNumber": pure,
+                    // Documented as a string, sent as a number.
+                    "countryCode": country.parse::<i64>().unwrap_or(86),
+                    "watermark": {"timestamp": unix_now(), "appid": self.appid}
+                }
+            }),
+        )
+    }
+
+    /// `GET /wxa/checksession`.
+    fn checksession(&self, q: &HashMap<String, String>) -> Response {
+        if let Err(resp) = self.check_token(q.get("access_token").map(String::as_str)) {
+            return resp;
+        }
+        if q.get("sig_method").map(String::as_str) != Some("hmac_sha256") {
+            return wx_error(87010, "invalid sig_method");
+        }
+        let key = q
+            .get("openid")
+            .and_then(|o| self.user(o))
+            .and_then(|u| u.session_key);
+        let given = q.get("signature").map(String::as_str).unwrap_or_default();
+        match key {
+            Some(k) if crypto::checksession_signature(&k) == given => {
+                wx_answer(StatusCode::OK, json!({"errcode": 0, "errmsg": "ok"}))
+            }
+            _ => wx_error(87009, "invalid signature"),
+        }
+    }
+
     /// Counts the call and applies the current fault; `Some` is the answer to send instead.
     async fn before(&self, api: &str) -> Option<Response> {
         self.count(api);
@@ -219,6 +437,9 @@ impl Simulator {
                 )
                     .into_response(),
             ),
+            Fault::Body(body) => {
+                Some((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response())
+            }
             // Handled at the connection level; a request that still arrives is answered.
             Fault::Close => None,
         }
@@ -257,14 +478,18 @@ impl Simulator {
         let user = match st.codes.get_mut(code) {
             None => return wx_error(40029, "invalid code"),
             Some(c) if c.used => return wx_error(40163, "code been used"),
-            Some(c) if c.issued.elapsed() > CODE_LIFETIME => return wx_error(40029, "invalid code"),
+            Some(c) if c.issued.elapsed() > CODE_LIFETIME => {
+                return wx_error(40029, "invalid code");
+            }
             Some(c) => {
                 c.used = true;
                 c.user.clone()
             }
         };
         let openid = self.openid_for(&user);
-        let unionid = self.with_unionid.then(|| format!("u{}", self.derive("unionid", &user)));
+        let unionid = self
+            .with_unionid
+            .then(|| format!("u{}", self.derive("unionid", &user)));
         let session_key = crypto::random_base64::<16>().unwrap_or_default();
         let entry = st.users.entry(openid.clone()).or_insert_with(|| SimUser {
             name: user.clone(),
@@ -301,22 +526,25 @@ impl Simulator {
             full["unionId"] = json!(u);
         }
         full["watermark"] = json!({"timestamp": unix_now(), "appid": self.appid});
-        self.seal(&session_key, &full.to_string()).map(|(encrypted_data, iv)| {
-            let raw_data = public.to_string();
-            UserData {
-                signature: crypto::sign_raw_data(&raw_data, &session_key),
-                raw_data,
-                encrypted_data,
-                iv,
-            }
-        })
+        self.seal(&session_key, &full.to_string())
+            .map(|(encrypted_data, iv)| {
+                let raw_data = public.to_string();
+                UserData {
+                    signature: crypto::sign_raw_data(&raw_data, &session_key),
+                    raw_data,
+                    encrypted_data,
+                    iv,
+                }
+            })
     }
 
     /// Encrypts a payload as WeChat does (AES-128-CBC, PKCS#7, a fresh iv): `(encryptedData, iv)`.
     pub fn seal(&self, session_key: &str, plaintext: &str) -> Option<(String, String)> {
         let mut iv = [0u8; 16];
         let random = crypto::random_base64::<16>().ok()?;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(random).ok()?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(random)
+            .ok()?;
         iv.copy_from_slice(decoded.get(..16)?);
         let ct = crypto::encrypt(session_key, plaintext.as_bytes(), &iv).ok()?;
         Some((crypto::base64_encode(&ct), crypto::base64_encode(&iv)))
@@ -326,6 +554,9 @@ impl Simulator {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/sns/jscode2session", get(jscode2session))
+            .route("/cgi-bin/stable_token", post(stable_token))
+            .route("/wxa/business/getuserphonenumber", post(phone_number))
+            .route("/wxa/checksession", get(checksession))
             .fallback(|| async { wx_error(40066, "invalid url") })
             .with_state(self.clone())
     }
@@ -344,7 +575,10 @@ impl Simulator {
                 if sim.fault() == Some(Fault::Close) {
                     sim.count("closed");
                     let mut buf = [0u8; 8192];
-                    if tokio::time::timeout(Duration::from_secs(1), stream.readable()).await.is_ok() {
+                    if tokio::time::timeout(Duration::from_secs(1), stream.readable())
+                        .await
+                        .is_ok()
+                    {
                         let _ = stream.try_read(&mut buf);
                     }
                     return;
@@ -382,4 +616,46 @@ async fn jscode2session(
         return resp;
     }
     sim.jscode2session(&q)
+}
+
+/// WeChat reads JSON bodies whatever their content type; a body that is not JSON is 47001.
+fn json_body(body: &str) -> Result<Value, Response> {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| wx_error(47001, "data format error"))
+}
+
+async fn stable_token(State(sim): State<Arc<Simulator>>, body: String) -> Response {
+    if let Some(resp) = sim.before("stable_token").await {
+        return resp;
+    }
+    match json_body(&body) {
+        Ok(v) => sim.stable_token(&v),
+        Err(resp) => resp,
+    }
+}
+
+async fn phone_number(
+    State(sim): State<Arc<Simulator>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    if let Some(resp) = sim.before("getuserphonenumber").await {
+        return resp;
+    }
+    match json_body(&body) {
+        Ok(v) => sim.phone_number(q.get("access_token").map(String::as_str), &v),
+        Err(resp) => resp,
+    }
+}
+
+async fn checksession(
+    State(sim): State<Arc<Simulator>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = sim.before("checksession").await {
+        return resp;
+    }
+    sim.checksession(&q)
 }

@@ -363,14 +363,22 @@ mod tests {
     #[test]
     fn openssl_vectors() {
         let v: serde_json::Value =
-            serde_json::from_str(include_str!("../testdata/userdata-vectors.json")).expect("vectors");
+            serde_json::from_str(include_str!("../testdata/userdata-vectors.json"))
+                .expect("vectors");
         let get = |k: &str| v[k].as_str().expect(k).to_string();
         let case = |k: &str| v["cases"][k].as_str().expect(k).to_string();
         let (appid, openid, key, iv) = (get("appid"), get("openid"), get("session_key"), get("iv"));
-        let expect = Expect { appid: &appid, openid: Some(&openid) };
+        let expect = Expect {
+            appid: &appid,
+            openid: Some(&openid),
+        };
 
-        let plain = decrypt(&key, &decode_ciphertext(&case("valid")).expect("b64"), &decode_iv(&iv).expect("iv"))
-            .expect("decrypts");
+        let plain = decrypt(
+            &key,
+            &decode_ciphertext(&case("valid")).expect("b64"),
+            &decode_iv(&iv).expect("iv"),
+        )
+        .expect("decrypts");
         assert_eq!(String::from_utf8(plain).expect("utf8"), get("plaintext"));
         let user = open_user_data(&key, &case("valid"), &iv, expect).expect("valid vector opens");
         assert_eq!(user["nickName"], "微信用户 Band");
@@ -379,11 +387,24 @@ mod tests {
 
         // Wrong key, wrong iv: one identical failure.
         let other_key = get("other_session_key");
-        assert_eq!(open_user_data(&other_key, &case("valid"), &iv, expect), Err(CryptoError::DecryptFailed));
-        assert_eq!(open_user_data(&key, &case("valid"), &get("other_iv"), expect), Err(CryptoError::DecryptFailed));
+        assert_eq!(
+            open_user_data(&other_key, &case("valid"), &iv, expect),
+            Err(CryptoError::DecryptFailed)
+        );
+        assert_eq!(
+            open_user_data(&key, &case("valid"), &get("other_iv"), expect),
+            Err(CryptoError::DecryptFailed)
+        );
         for name in [
-            "other_appid", "other_openid", "no_watermark", "not_json", "not_utf8",
-            "bad_padding_zero", "bad_padding_big", "tampered", "truncated",
+            "other_appid",
+            "other_openid",
+            "no_watermark",
+            "not_json",
+            "not_utf8",
+            "bad_padding_zero",
+            "bad_padding_big",
+            "tampered",
+            "truncated",
         ] {
             assert_eq!(
                 open_user_data(&key, &case(name), &iv, expect),
@@ -392,10 +413,18 @@ mod tests {
             );
         }
         // Without the openId check (phone payloads), the other user's data opens.
-        let no_openid = Expect { appid: &appid, openid: None };
+        let no_openid = Expect {
+            appid: &appid,
+            openid: None,
+        };
         assert!(open_user_data(&key, &case("other_openid"), &iv, no_openid).is_ok());
         // Our encryption matches OpenSSL's byte for byte.
-        let ours = encrypt(&key, get("plaintext").as_bytes(), &decode_iv(&iv).expect("iv")).expect("enc");
+        let ours = encrypt(
+            &key,
+            get("plaintext").as_bytes(),
+            &decode_iv(&iv).expect("iv"),
+        )
+        .expect("enc");
         assert_eq!(base64_encode(&ours), case("valid"));
     }
 }

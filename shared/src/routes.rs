@@ -27,8 +27,18 @@ impl Route {
     }
 }
 
-const fn route(method: &'static str, path: &'static str, function: Function, authorized: bool) -> Route {
-    Route { method, path, function, authorized }
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    function: Function,
+    authorized: bool,
+) -> Route {
+    Route {
+        method,
+        path,
+        function,
+        authorized,
+    }
 }
 
 /// Every route, in the order of the documentation.
@@ -40,7 +50,9 @@ pub const ROUTES: &[Route] = &[
 
 /// The route of a method and path, if any.
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
-    ROUTES.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+    ROUTES
+        .iter()
+        .find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
 }
 
 /// Paths that exist with some method (for 405 rather than 404).

@@ -37,7 +37,10 @@ pub fn client() -> Client {
 pub async fn fresh_table(client: &Client) -> String {
     let name = format!(
         "wxauth-test-{}",
-        wxauth::crypto::random_id().expect("rng").to_lowercase().replace(['-', '_'], "x")
+        wxauth::crypto::random_id()
+            .expect("rng")
+            .to_lowercase()
+            .replace(['-', '_'], "x")
     );
     let created = wxauth::store::schema::create_table(client, &name)
         .await

@@ -60,7 +60,10 @@ impl Env {
             Backend::Dynamo => {
                 let client = crate::dynamo::client();
                 let table = crate::dynamo::fresh_table(&client).await;
-                (Arc::new(DynamoStore::new(client.clone(), &table)), Some((client, table)))
+                (
+                    Arc::new(DynamoStore::new(client.clone(), &table)),
+                    Some((client, table)),
+                )
             }
         };
         let clock = Arc::new(ManualClock::new(START));
@@ -106,7 +109,11 @@ impl Env {
             return events::parts(self.login.handle(req.into_request()).await);
         }
         if route.is_none_or(|r| r.authorized) {
-            let skey = req.headers.iter().find(|(k, _)| k == "x-wx-skey").map(|(_, v)| v.clone());
+            let skey = req
+                .headers
+                .iter()
+                .find(|(k, _)| k == "x-wx-skey")
+                .map(|(_, v)| v.clone());
             let Some(skey) = skey else {
                 return (401, serde_json::json!({"message": "Unauthorized"}));
             };

@@ -32,10 +32,12 @@ impl Req {
         self
     }
     pub fn json(self, body: &Value) -> Self {
-        self.header("content-type", "application/json").raw(body.to_string().into_bytes())
+        self.header("content-type", "application/json")
+            .raw(body.to_string().into_bytes())
     }
     pub fn text(self, body: &str) -> Self {
-        self.header("content-type", "application/json").raw(body.as_bytes().to_vec())
+        self.header("content-type", "application/json")
+            .raw(body.as_bytes().to_vec())
     }
     pub fn raw(mut self, body: Vec<u8>) -> Self {
         self.body = Some(body);
@@ -53,8 +55,14 @@ impl Req {
     pub fn v2_event(&self) -> Value {
         let route_key = format!("{} {}", self.method, self.path);
         let mut headers = serde_json::Map::new();
-        headers.insert("host".into(), json!(format!("{API_ID}.execute-api.{REGION}.amazonaws.com")));
-        headers.insert("user-agent".into(), json!("Mozilla/5.0 (iPhone) MicroMessenger/8.0.50"));
+        headers.insert(
+            "host".into(),
+            json!(format!("{API_ID}.execute-api.{REGION}.amazonaws.com")),
+        );
+        headers.insert(
+            "user-agent".into(),
+            json!("Mozilla/5.0 (iPhone) MicroMessenger/8.0.50"),
+        );
         headers.insert("x-forwarded-for".into(), json!("203.0.113.7"));
         headers.insert("x-forwarded-proto".into(), json!("https"));
         for (k, v) in &self.headers {
@@ -107,7 +115,8 @@ impl Req {
 
     /// The request `lambda_http` makes of the v2 event.
     pub fn into_request(self) -> lambda_http::Request {
-        lambda_http::request::from_str(&self.v2_event().to_string()).expect("lambda_http parses the event")
+        lambda_http::request::from_str(&self.v2_event().to_string())
+            .expect("lambda_http parses the event")
     }
 }
 

@@ -3,6 +3,7 @@
 //! real function binaries, and a capture of every log line.
 
 pub mod bins;
+pub mod counting;
 pub mod dynamo;
 pub mod env;
 pub mod events;

@@ -17,7 +17,10 @@ struct Capture;
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        buffer().lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        buffer()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -36,9 +39,7 @@ impl<'a> MakeWriter<'a> for Capture {
 pub fn install() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let filter = tracing_subscriber::EnvFilter::new(
-            "warn,wxauth=debug,wxauth_local=debug",
-        );
+        let filter = tracing_subscriber::EnvFilter::new("warn,wxauth=debug,wxauth_local=debug");
         let _ = tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)

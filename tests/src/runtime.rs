@@ -19,7 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Response(Value),
-    Error { error_type: String, error_message: String },
+    Error {
+        error_type: String,
+        error_message: String,
+    },
 }
 
 type Pending = (String, Value, oneshot::Sender<Outcome>);
@@ -52,11 +55,16 @@ impl FakeRuntime {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -71,19 +79,31 @@ impl FakeRuntime {
 
     /// When the function first asked for an invocation (the end of its init).
     pub fn first_next(&self) -> Option<Instant> {
-        self.inner.shared.lock().unwrap_or_else(|p| p.into_inner()).first_next
+        self.inner
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first_next
     }
 
     /// The error the function reported at init, if any.
     pub fn init_error(&self) -> Option<Value> {
-        self.inner.shared.lock().unwrap_or_else(|p| p.into_inner()).init_error.clone()
+        self.inner
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .init_error
+            .clone()
     }
 
     /// Sends one event and waits for the function's answer.
     pub async fn invoke(&self, event: Value) -> Outcome {
         let id = wxauth::crypto::random_id().expect("rng");
         let (done, wait) = oneshot::channel();
-        self.tx.send((id, event, done)).await.expect("runtime alive");
+        self.tx
+            .send((id, event, done))
+            .await
+            .expect("runtime alive");
         tokio::time::timeout(Duration::from_secs(30), wait)
             .await
             .expect("function answered within 30 s")
@@ -99,7 +119,12 @@ async fn next(State(inner): State<Arc<Inner>>) -> Response {
     let Some((id, event, done)) = inner.rx.lock().await.recv().await else {
         return StatusCode::GONE.into_response();
     };
-    inner.shared.lock().unwrap_or_else(|p| p.into_inner()).waiting.insert(id.clone(), done);
+    inner
+        .shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .waiting
+        .insert(id.clone(), done);
     let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() + 30_000)
@@ -116,13 +141,21 @@ async fn next(State(inner): State<Arc<Inner>>) -> Response {
         "lambda-runtime-invoked-function-arn",
         "arn:aws:lambda:us-east-1:123456789012:function:wxauth-test".to_string(),
     );
-    set("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_string());
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_string(),
+    );
     set("content-type", "application/json".to_string());
     (headers, event.to_string()).into_response()
 }
 
 fn deliver(inner: &Inner, id: &str, outcome: Outcome) -> StatusCode {
-    let done = inner.shared.lock().unwrap_or_else(|p| p.into_inner()).waiting.remove(id);
+    let done = inner
+        .shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .waiting
+        .remove(id);
     match done {
         Some(d) => {
             let _ = d.send(outcome);
@@ -132,12 +165,20 @@ fn deliver(inner: &Inner, id: &str, outcome: Outcome) -> StatusCode {
     }
 }
 
-async fn response(State(inner): State<Arc<Inner>>, UrlPath(id): UrlPath<String>, body: String) -> StatusCode {
+async fn response(
+    State(inner): State<Arc<Inner>>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
     let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     deliver(&inner, &id, Outcome::Response(value))
 }
 
-async fn error(State(inner): State<Arc<Inner>>, UrlPath(id): UrlPath<String>, body: String) -> StatusCode {
+async fn error(
+    State(inner): State<Arc<Inner>>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
     let v: Value = serde_json::from_str(&body).unwrap_or_default();
     let outcome = Outcome::Error {
         error_type: v["errorType"].as_str().unwrap_or_default().to_string(),
@@ -147,8 +188,11 @@ async fn error(State(inner): State<Arc<Inner>>, UrlPath(id): UrlPath<String>, bo
 }
 
 async fn init_error(State(inner): State<Arc<Inner>>, body: String) -> StatusCode {
-    inner.shared.lock().unwrap_or_else(|p| p.into_inner()).init_error =
-        Some(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+    inner
+        .shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .init_error = Some(serde_json::from_str(&body).unwrap_or(Value::String(body)));
     StatusCode::ACCEPTED
 }
 
@@ -170,7 +214,10 @@ impl FunctionProcess {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/wxauth-test")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123456789")
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/25/[$LATEST]0123456789",
+            )
             .env("AWS_REGION", "us-east-1")
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
@@ -186,8 +233,14 @@ impl FunctionProcess {
         let mut child = cmd.spawn().expect("function starts");
         let logs = Arc::new(Mutex::new(String::new()));
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -203,7 +256,11 @@ impl FunctionProcess {
                 }
             });
         }
-        FunctionProcess { child, started, logs }
+        FunctionProcess {
+            child,
+            started,
+            logs,
+        }
     }
 
     /// Everything the process printed so far.
@@ -218,6 +275,9 @@ impl FunctionProcess {
 
     /// Waits for the process to exit (after an init error), with a timeout.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        tokio::time::timeout(timeout, self.child.wait()).await.ok().and_then(Result::ok)
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 }

@@ -39,7 +39,10 @@ impl MemoryStore {
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data::default(),
             Err(e) => {
-                return Err(StoreError::Unavailable(format!("cannot read {}: {e}", path.display())));
+                return Err(StoreError::Unavailable(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
             }
         };
         let store = MemoryStore {
@@ -90,7 +93,9 @@ impl<T> Changed for Option<T> {
 }
 
 fn persist(path: &Path, data: &Data) -> Result<(), StoreError> {
-    let err = |e: std::io::Error| StoreError::Unavailable(format!("cannot write {}: {e}", path.display()));
+    let err = |e: std::io::Error| {
+        StoreError::Unavailable(format!("cannot write {}: {e}", path.display()))
+    };
     let bytes = serde_json::to_vec(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(err)?;
@@ -103,7 +108,11 @@ fn no_user() -> StoreError {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn create_session(&self, session: &Session, login: &LoginUpdate) -> Result<(), StoreError> {
+    async fn create_session(
+        &self,
+        session: &Session,
+        login: &LoginUpdate,
+    ) -> Result<(), StoreError> {
         self.with(|d| {
             if d.sessions.contains_key(&session.key_hash) {
                 return Err(StoreError::Conflict("session exists".into()));
@@ -207,26 +216,43 @@ mod tests {
             last_seen: 1,
             expires_at: 100,
         };
-        let l = LoginUpdate { openid: "o1".into(), unionid: None, session_key: Secret::new("k"), now: 1 };
+        let l = LoginUpdate {
+            openid: "o1".into(),
+            unionid: None,
+            session_key: Secret::new("k"),
+            now: 1,
+        };
         (s, l)
     }
 
     #[tokio::test]
     async fn persists_across_reopen() {
-        let dir = std::env::temp_dir().join(format!("wxauth-mem-{}", crate::crypto::random_id().expect("rng")));
+        let dir = std::env::temp_dir().join(format!(
+            "wxauth-mem-{}",
+            crate::crypto::random_id().expect("rng")
+        ));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("store.json");
         {
             let store = MemoryStore::open(&path).expect("open");
             let (s, l) = session("h1");
             store.create_session(&s, &l).await.expect("create");
-            assert!(matches!(store.create_session(&s, &l).await, Err(StoreError::Conflict(_))));
+            assert!(matches!(
+                store.create_session(&s, &l).await,
+                Err(StoreError::Conflict(_))
+            ));
         }
         let store = MemoryStore::open(&path).expect("reopen");
-        assert_eq!(store.get_session("h1").await.expect("ok").map(|s| s.openid), Some("o1".into()));
+        assert_eq!(
+            store.get_session("h1").await.expect("ok").map(|s| s.openid),
+            Some("o1".into())
+        );
         assert!(store.get_user("o1").await.expect("ok").is_some());
         std::fs::write(&path, b"not json").expect("write");
-        assert!(matches!(MemoryStore::open(&path), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            MemoryStore::open(&path),
+            Err(StoreError::Corrupt(_))
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

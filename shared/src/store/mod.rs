@@ -5,7 +5,7 @@ pub mod dynamo;
 pub mod memory;
 pub mod schema;
 
-use async_trait::async_trait;
+pub use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;

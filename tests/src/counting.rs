@@ -1,0 +1,109 @@
+//! A [`Store`] wrapper that counts the operations reaching the store (DynamoDB requests), and can be
+//! switched to fail like an unreachable store.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use wxauth::error::StoreError;
+use wxauth::store::async_trait;
+use wxauth::store::{LoginUpdate, Phone, Profile, Session, Store, User};
+
+#[derive(Default, Debug)]
+pub struct Counts {
+    pub reads: AtomicUsize,
+    pub writes: AtomicUsize,
+}
+
+impl Counts {
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+    pub fn reset(&self) {
+        self.reads.store(0, Ordering::SeqCst);
+        self.writes.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Counts every call: a read is one GetItem/Query, a write one PutItem/UpdateItem/DeleteItem or one
+/// transaction item (TransactWriteItems of a session and a user counts as two writes).
+pub struct CountingStore {
+    inner: Arc<dyn Store>,
+    pub counts: Arc<Counts>,
+    pub down: AtomicBool,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        CountingStore {
+            inner,
+            counts: Arc::default(),
+            down: AtomicBool::new(false),
+        }
+    }
+    fn read(&self) -> Result<(), StoreError> {
+        self.counts.reads.fetch_add(1, Ordering::SeqCst);
+        self.check()
+    }
+    fn write(&self, n: usize) -> Result<(), StoreError> {
+        self.counts.writes.fetch_add(n, Ordering::SeqCst);
+        self.check()
+    }
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("test: store down".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Store for CountingStore {
+    async fn create_session(
+        &self,
+        session: &Session,
+        login: &LoginUpdate,
+    ) -> Result<(), StoreError> {
+        self.write(2)?;
+        self.inner.create_session(session, login).await
+    }
+    async fn get_session(&self, key_hash: &str) -> Result<Option<Session>, StoreError> {
+        self.read()?;
+        self.inner.get_session(key_hash).await
+    }
+    async fn touch_session(&self, key_hash: &str, last_seen: i64) -> Result<(), StoreError> {
+        self.write(1)?;
+        self.inner.touch_session(key_hash, last_seen).await
+    }
+    async fn delete_session(&self, key_hash: &str) -> Result<bool, StoreError> {
+        self.write(1)?;
+        self.inner.delete_session(key_hash).await
+    }
+    async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
+        self.read()?;
+        let n = self.inner.delete_sessions_of(openid).await?;
+        self.write(n)?;
+        Ok(n)
+    }
+    async fn get_user(&self, openid: &str) -> Result<Option<User>, StoreError> {
+        self.read()?;
+        self.inner.get_user(openid).await
+    }
+    async fn save_profile(
+        &self,
+        openid: &str,
+        profile: &Profile,
+        unionid: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write(1)?;
+        self.inner.save_profile(openid, profile, unionid, now).await
+    }
+    async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
+        self.write(1)?;
+        self.inner.save_phone(openid, phone, now).await
+    }
+}
