@@ -164,6 +164,16 @@ fn rid() -> String {
         .collect()
 }
 
+/// A WeChat error (errcode, errmsg without the rid), answered by [`wx_error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WxErr(pub i64, pub &'static str);
+
+impl IntoResponse for WxErr {
+    fn into_response(self) -> Response {
+        wx_error(self.0, self.1)
+    }
+}
+
 /// An error answer exactly as WeChat sends it.
 pub fn wx_error(errcode: i64, errmsg: &str) -> Response {
     wx_answer(
@@ -289,15 +299,15 @@ impl Simulator {
     }
 
     /// Whether an access_token works now: `Err` is WeChat's answer.
-    fn check_token(&self, token: Option<&str>) -> Result<(), Response> {
+    fn check_token(&self, token: Option<&str>) -> Result<(), WxErr> {
         let st = self.lock();
         let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Err(wx_error(41001, "access_token missing"));
+            return Err(WxErr(41001, "access_token missing"));
         };
         match st.tokens.iter().find(|t| t.value == token) {
             Some(t) if t.dies > Instant::now() => Ok(()),
-            Some(_) => Err(wx_error(42001, "access_token expired")),
-            None => Err(wx_error(
+            Some(_) => Err(WxErr(42001, "access_token expired")),
+            None => Err(WxErr(
                 40001,
                 "invalid credential, access_token is invalid or not latest",
             )),
@@ -310,8 +320,8 @@ impl Simulator {
         if text("grant_type") != Some("client_credential") {
             return wx_error(40002, "invalid grant_type");
         }
-        if let Err(resp) = self.check_credentials(text("appid"), text("secret")) {
-            return resp;
+        if let Err(e) = self.check_credentials(text("appid"), text("secret")) {
+            return e.into_response();
         }
         let force = body
             .get("force_refresh")
@@ -342,8 +352,8 @@ impl Simulator {
 
     /// `POST /wxa/business/getuserphonenumber`.
     fn phone_number(&self, token: Option<&str>, body: &Value) -> Response {
-        if let Err(resp) = self.check_token(token) {
-            return resp;
+        if let Err(e) = self.check_token(token) {
+            return e.into_response();
         }
         let Some(code) = body
             .get("code")
@@ -394,8 +404,8 @@ impl Simulator {
 
     /// `GET /wxa/checksession`.
     fn checksession(&self, q: &HashMap<String, String>) -> Response {
-        if let Err(resp) = self.check_token(q.get("access_token").map(String::as_str)) {
-            return resp;
+        if let Err(e) = self.check_token(q.get("access_token").map(String::as_str)) {
+            return e.into_response();
         }
         if q.get("sig_method").map(String::as_str) != Some("hmac_sha256") {
             return wx_error(87010, "invalid sig_method");
@@ -446,23 +456,23 @@ impl Simulator {
     }
 
     /// Checks appid and secret like WeChat: `Err` is the answer to send.
-    fn check_credentials(&self, appid: Option<&str>, secret: Option<&str>) -> Result<(), Response> {
+    fn check_credentials(&self, appid: Option<&str>, secret: Option<&str>) -> Result<(), WxErr> {
         match (appid, secret) {
-            (None, _) | (Some(""), _) => Err(wx_error(41002, "appid missing")),
-            (Some(a), _) if a != self.appid => Err(wx_error(40013, "invalid appid")),
-            (_, None) | (_, Some("")) => Err(wx_error(41004, "appsecret missing")),
-            (_, Some(s)) if s != self.secret => Err(wx_error(40125, "invalid appsecret")),
+            (None, _) | (Some(""), _) => Err(WxErr(41002, "appid missing")),
+            (Some(a), _) if a != self.appid => Err(WxErr(40013, "invalid appid")),
+            (_, None) | (_, Some("")) => Err(WxErr(41004, "appsecret missing")),
+            (_, Some(s)) if s != self.secret => Err(WxErr(40125, "invalid appsecret")),
             _ => Ok(()),
         }
     }
 
     /// `GET /sns/jscode2session`.
     fn jscode2session(&self, q: &HashMap<String, String>) -> Response {
-        if let Err(resp) = self.check_credentials(
+        if let Err(e) = self.check_credentials(
             q.get("appid").map(String::as_str),
             q.get("secret").map(String::as_str),
         ) {
-            return resp;
+            return e.into_response();
         }
         if q.get("grant_type").map(String::as_str) != Some("authorization_code") {
             return wx_error(40002, "invalid grant_type");
@@ -619,11 +629,11 @@ async fn jscode2session(
 }
 
 /// WeChat reads JSON bodies whatever their content type; a body that is not JSON is 47001.
-fn json_body(body: &str) -> Result<Value, Response> {
+fn json_body(body: &str) -> Result<Value, WxErr> {
     serde_json::from_str::<Value>(body)
         .ok()
         .filter(Value::is_object)
-        .ok_or_else(|| wx_error(47001, "data format error"))
+        .ok_or(WxErr(47001, "data format error"))
 }
 
 async fn stable_token(State(sim): State<Arc<Simulator>>, body: String) -> Response {
@@ -632,7 +642,7 @@ async fn stable_token(State(sim): State<Arc<Simulator>>, body: String) -> Respon
     }
     match json_body(&body) {
         Ok(v) => sim.stable_token(&v),
-        Err(resp) => resp,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -646,7 +656,7 @@ async fn phone_number(
     }
     match json_body(&body) {
         Ok(v) => sim.phone_number(q.get("access_token").map(String::as_str), &v),
-        Err(resp) => resp,
+        Err(e) => e.into_response(),
     }
 }
 

@@ -137,7 +137,7 @@ pub fn decrypt(
     iv: &[u8; 16],
 ) -> Result<Vec<u8>, CryptoError> {
     let key = session_aes_key(session_key)?;
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return Err(CryptoError::DecryptFailed);
     }
     cbc::Decryptor::<Aes128>::new(&key.into(), iv.into())

@@ -41,7 +41,10 @@ fn http_answer(outcome: &Outcome) -> (u64, Value) {
     let Outcome::Response(resp) = outcome else {
         panic!("expected a response, got {outcome:?}");
     };
-    let body = resp["body"].as_str().map(|b| serde_json::from_str(b).expect("JSON body")).unwrap_or(Value::Null);
+    let body = resp["body"]
+        .as_str()
+        .map(|b| serde_json::from_str(b).expect("JSON body"))
+        .unwrap_or(Value::Null);
     (resp["statusCode"].as_u64().expect("statusCode"), body)
 }
 
@@ -54,51 +57,87 @@ async fn login_authorizer_and_userinfo_binaries_work_together() {
 
     // POST /login
     let code = d.sim.mint_code("alice");
-    let event = Req::new("POST", "/login").json(&json!({"code": code})).v2_event();
+    let event = Req::new("POST", "/login")
+        .json(&json!({"code": code}))
+        .v2_event();
     let (status, body) = http_answer(&login_rt.invoke(event.clone()).await);
     assert_eq!(status, 200, "{body}\n{}", login.logs());
     let skey = body["skey"].as_str().expect("skey").to_string();
     // Same code again: CODE_USED, through the deployed binary.
     let (status, body) = http_answer(&login_rt.invoke(event).await);
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("CODE_USED")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("CODE_USED"))
+    );
 
     // The authorizer, HTTP API payload 2.0.
-    let outcome = auth_rt.invoke(events::authorizer_v2(Some(&skey), "GET", "/me")).await;
-    let Outcome::Response(decision) = outcome else { panic!("{outcome:?}\n{}", auth.logs()) };
+    let outcome = auth_rt
+        .invoke(events::authorizer_v2(Some(&skey), "GET", "/me"))
+        .await;
+    let Outcome::Response(decision) = outcome else {
+        panic!("{outcome:?}\n{}", auth.logs())
+    };
     assert_eq!(decision["isAuthorized"], true, "{decision}");
     let context = decision["context"].clone();
     assert_eq!(context["openid"], json!(d.sim.openid_for("alice")));
     // REST TOKEN with an unknown skey: the function fails with exactly "Unauthorized".
     let unknown = wxauth::crypto::generate_skey().expect("rng");
-    match auth_rt.invoke(events::authorizer_rest_token(&unknown, "GET", "/me")).await {
+    match auth_rt
+        .invoke(events::authorizer_rest_token(&unknown, "GET", "/me"))
+        .await
+    {
         Outcome::Error { error_message, .. } => assert_eq!(error_message, "Unauthorized"),
         other => panic!("expected Unauthorized, got {other:?}"),
     }
 
     // POST /userinfo and GET /me with the authorizer's context.
-    let data = serde_json::to_value(d.sim.user_data(&d.sim.openid_for("alice")).expect("data")).expect("json");
-    let event = Req::new("POST", "/userinfo").skey(&skey).json(&data).authorized(context.clone()).v2_event();
+    let data = serde_json::to_value(d.sim.user_data(&d.sim.openid_for("alice")).expect("data"))
+        .expect("json");
+    let event = Req::new("POST", "/userinfo")
+        .skey(&skey)
+        .json(&data)
+        .authorized(context.clone())
+        .v2_event();
     let (status, body) = http_answer(&acct_rt.invoke(event).await);
     assert_eq!(status, 200, "{body}\n{}", acct.logs());
     assert_eq!(body["user"]["nickName"], "alice");
-    let event = Req::new("GET", "/me").skey(&skey).authorized(context).v2_event();
+    let event = Req::new("GET", "/me")
+        .skey(&skey)
+        .authorized(context)
+        .v2_event();
     let (status, me) = http_answer(&acct_rt.invoke(event).await);
-    assert_eq!((status, me["user"]["nickName"].as_str()), (200, Some("alice")));
+    assert_eq!(
+        (status, me["user"]["nickName"].as_str()),
+        (200, Some("alice"))
+    );
 
     // Logs are structured JSON lines, one per request, with no secret in them.
-    let key = d.sim.user(&d.sim.openid_for("alice")).and_then(|u| u.session_key).expect("key");
-    for (name, p) in [("login", &login), ("authorizer", &auth), ("userinfo", &acct)] {
+    let key = d
+        .sim
+        .user(&d.sim.openid_for("alice"))
+        .and_then(|u| u.session_key)
+        .expect("key");
+    for (name, p) in [
+        ("login", &login),
+        ("authorizer", &auth),
+        ("userinfo", &acct),
+    ] {
         let logs = p.logs();
         assert!(!logs.is_empty(), "{name} logged nothing");
         for line in logs.lines() {
-            let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("{name}: not JSON: {line}"));
+            let v: Value =
+                serde_json::from_str(line).unwrap_or_else(|_| panic!("{name}: not JSON: {line}"));
             assert!(v.get("level").is_some(), "{name}: {line}");
         }
         for secret in [SECRET, &skey, &key] {
             assert!(!logs.contains(secret), "{name} logged a secret");
         }
     }
-    assert!(login.logs().contains("\"route\":\"POST /login\""), "{}", login.logs());
+    assert!(
+        login.logs().contains("\"route\":\"POST /login\""),
+        "{}",
+        login.logs()
+    );
     assert!(login.logs().contains("latency_ms"));
 }
 
@@ -108,18 +147,36 @@ async fn missing_configuration_stops_the_function_at_init_with_a_clear_message()
     let mut env = d.env.clone();
     env.retain(|(k, _)| *k != "SESSION_TABLE");
     let (_rt, mut login) = start("login", &env).await;
-    let status = login.wait_exit(Duration::from_secs(20)).await.expect("exits");
+    let status = login
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .expect("exits");
     assert!(!status.success());
     assert!(login.logs().contains("SESSION_TABLE"), "{}", login.logs());
 
     let mut env = d.env.clone();
     env.retain(|(k, _)| *k != "WX_SECRET");
     let (_rt, mut login) = start("login", &env).await;
-    assert!(!login.wait_exit(Duration::from_secs(20)).await.expect("exits").success());
-    assert!(login.logs().contains("WX_SECRET or WX_SECRET_PARAMETER"), "{}", login.logs());
+    assert!(
+        !login
+            .wait_exit(Duration::from_secs(20))
+            .await
+            .expect("exits")
+            .success()
+    );
+    assert!(
+        login.logs().contains("WX_SECRET or WX_SECRET_PARAMETER"),
+        "{}",
+        login.logs()
+    );
 
     // The authorizer needs no secret at all.
-    let env: Vec<_> = d.env.iter().filter(|(k, _)| !k.starts_with("WX_")).cloned().collect();
+    let env: Vec<_> = d
+        .env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("WX_"))
+        .cloned()
+        .collect();
     let (rt, auth) = start("authorizer", &env).await;
     match rt.invoke(events::authorizer_v2(None, "GET", "/me")).await {
         Outcome::Response(v) => assert_eq!(v, json!({"isAuthorized": false})),
@@ -130,13 +187,23 @@ async fn missing_configuration_stops_the_function_at_init_with_a_clear_message()
 #[tokio::test]
 async fn authorizer_binary_fails_closed_when_dynamodb_is_down() {
     let d = deployed().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("b").local_addr().expect("a").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("b")
+        .local_addr()
+        .expect("a")
+        .port();
     let mut env = d.env.clone();
     env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL_DYNAMODB");
-    env.push(("AWS_ENDPOINT_URL_DYNAMODB", format!("http://127.0.0.1:{port}")));
+    env.push((
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        format!("http://127.0.0.1:{port}"),
+    ));
     let (rt, auth) = start("authorizer", &env).await;
     let skey = wxauth::crypto::generate_skey().expect("rng");
-    match rt.invoke(events::authorizer_v2(Some(&skey), "GET", "/me")).await {
+    match rt
+        .invoke(events::authorizer_v2(Some(&skey), "GET", "/me"))
+        .await
+    {
         Outcome::Error { error_type, .. } => assert_eq!(error_type, "StoreUnavailable"),
         other => panic!("must deny with an error, got {other:?}\n{}", auth.logs()),
     }

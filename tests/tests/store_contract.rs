@@ -19,7 +19,13 @@ async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
     ]
 }
 
-fn session(hash: &str, openid: &str, unionid: Option<&str>, key: &str, now: i64) -> (Session, LoginUpdate) {
+fn session(
+    hash: &str,
+    openid: &str,
+    unionid: Option<&str>,
+    key: &str,
+    now: i64,
+) -> (Session, LoginUpdate) {
     (
         Session {
             key_hash: hash.to_string(),
@@ -45,13 +51,35 @@ async fn sessions_round_trip_and_are_never_overwritten() {
     for (name, store) in stores().await {
         let (s, l) = session("h1", "o1", Some("u1"), "k1", 100);
         store.create_session(&s, &l).await.expect("create");
-        assert_eq!(store.get_session("h1").await.expect("get").as_ref(), Some(&s), "{name}");
-        assert_eq!(store.get_session("nope").await.expect("get"), None, "{name}");
+        assert_eq!(
+            store.get_session("h1").await.expect("get").as_ref(),
+            Some(&s),
+            "{name}"
+        );
+        assert_eq!(
+            store.get_session("nope").await.expect("get"),
+            None,
+            "{name}"
+        );
         // Same hash again: refused, nothing changed (neither the session nor the user item).
         let (s2, l2) = session("h1", "o2", None, "k2", 200);
-        assert!(matches!(store.create_session(&s2, &l2).await, Err(StoreError::Conflict(_))), "{name}");
-        assert_eq!(store.get_session("h1").await.expect("get").as_ref(), Some(&s), "{name}");
-        assert_eq!(store.get_user("o2").await.expect("get"), None, "{name}: no user from a failed login");
+        assert!(
+            matches!(
+                store.create_session(&s2, &l2).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            store.get_session("h1").await.expect("get").as_ref(),
+            Some(&s),
+            "{name}"
+        );
+        assert_eq!(
+            store.get_user("o2").await.expect("get"),
+            None,
+            "{name}: no user from a failed login"
+        );
     }
 }
 
@@ -60,9 +88,20 @@ async fn user_items_keep_the_newest_key_and_their_profile() {
     for (name, store) in stores().await {
         let (s, l) = session("a", "o1", Some("u1"), "k1", 100);
         store.create_session(&s, &l).await.expect("create");
-        let profile = Profile { nick_name: Some("Alice".into()), gender: Some(2), ..Default::default() };
-        store.save_profile("o1", &profile, None, 150).await.expect("profile");
-        let phone = Phone { phone_number: "13800138000".into(), pure_phone_number: "13800138000".into(), country_code: "86".into() };
+        let profile = Profile {
+            nick_name: Some("Alice".into()),
+            gender: Some(2),
+            ..Default::default()
+        };
+        store
+            .save_profile("o1", &profile, None, 150)
+            .await
+            .expect("profile");
+        let phone = Phone {
+            phone_number: "13800138000".into(),
+            pure_phone_number: "13800138000".into(),
+            country_code: "86".into(),
+        };
         store.save_phone("o1", &phone, 160).await.expect("phone");
         // Second login: new key, no unionid in that answer.
         let (s, l) = session("b", "o1", None, "k2", 200);
@@ -72,14 +111,42 @@ async fn user_items_keep_the_newest_key_and_their_profile() {
         assert_eq!(user.unionid.as_deref(), Some("u1"), "{name}: unionid kept");
         assert_eq!(user.created_at, 100, "{name}");
         assert_eq!(user.updated_at, 200, "{name}");
-        assert_eq!(user.profile.as_ref(), Some(&profile), "{name}: profile kept across logins");
+        assert_eq!(
+            user.profile.as_ref(),
+            Some(&profile),
+            "{name}: profile kept across logins"
+        );
         assert_eq!(user.phone.as_ref(), Some(&phone), "{name}");
         // Profile updates on a missing user are refused, not upserted.
-        assert!(matches!(store.save_profile("ghost", &profile, None, 1).await, Err(StoreError::Conflict(_))), "{name}");
-        assert!(matches!(store.save_phone("ghost", &phone, 1).await, Err(StoreError::Conflict(_))), "{name}");
+        assert!(
+            matches!(
+                store.save_profile("ghost", &profile, None, 1).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+        assert!(
+            matches!(
+                store.save_phone("ghost", &phone, 1).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
         assert_eq!(store.get_user("ghost").await.expect("get"), None, "{name}");
-        store.save_profile("o1", &profile, Some("u9"), 300).await.expect("profile");
-        assert_eq!(store.get_user("o1").await.expect("get").expect("u").unionid.as_deref(), Some("u9"));
+        store
+            .save_profile("o1", &profile, Some("u9"), 300)
+            .await
+            .expect("profile");
+        assert_eq!(
+            store
+                .get_user("o1")
+                .await
+                .expect("get")
+                .expect("u")
+                .unionid
+                .as_deref(),
+            Some("u9")
+        );
     }
 }
 
@@ -89,10 +156,26 @@ async fn touch_only_moves_forward_and_never_creates() {
         let (s, l) = session("t", "o1", None, "k", 100);
         store.create_session(&s, &l).await.expect("create");
         store.touch_session("t", 500).await.expect("touch");
-        store.touch_session("t", 300).await.expect("older touch is a no-op");
-        assert_eq!(store.get_session("t").await.expect("get").expect("s").last_seen, 500, "{name}");
+        store
+            .touch_session("t", 300)
+            .await
+            .expect("older touch is a no-op");
+        assert_eq!(
+            store
+                .get_session("t")
+                .await
+                .expect("get")
+                .expect("s")
+                .last_seen,
+            500,
+            "{name}"
+        );
         store.touch_session("missing", 500).await.expect("no error");
-        assert_eq!(store.get_session("missing").await.expect("get"), None, "{name}: not created");
+        assert_eq!(
+            store.get_session("missing").await.expect("get"),
+            None,
+            "{name}: not created"
+        );
     }
 }
 
@@ -104,12 +187,25 @@ async fn deleting_one_or_all_sessions() {
             store.create_session(&s, &l).await.expect("create");
         }
         assert!(store.delete_session("x1").await.expect("delete"), "{name}");
-        assert!(!store.delete_session("x1").await.expect("delete again"), "{name}");
-        assert_eq!(store.delete_sessions_of("o1").await.expect("all"), 2, "{name}");
+        assert!(
+            !store.delete_session("x1").await.expect("delete again"),
+            "{name}"
+        );
+        assert_eq!(
+            store.delete_sessions_of("o1").await.expect("all"),
+            2,
+            "{name}"
+        );
         assert_eq!(store.get_session("x2").await.expect("get"), None);
         assert_eq!(store.get_session("x3").await.expect("get"), None);
-        assert!(store.get_session("y1").await.expect("get").is_some(), "{name}: other users untouched");
-        assert!(store.get_user("o1").await.expect("get").is_some(), "{name}: the user item stays");
+        assert!(
+            store.get_session("y1").await.expect("get").is_some(),
+            "{name}: other users untouched"
+        );
+        assert!(
+            store.get_user("o1").await.expect("get").is_some(),
+            "{name}: the user item stays"
+        );
         assert_eq!(store.delete_sessions_of("o1").await.expect("none left"), 0);
     }
 }
