@@ -11,6 +11,7 @@ use crate::error::ConfigError;
 use crate::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
 use crate::sessions::Sessions;
 use crate::store::dynamo::DynamoStore;
+use crate::token::Tokens;
 use crate::wechat::{self, WechatClient};
 
 /// The AWS SDK configuration: short timeouts (a Lambda must answer within seconds), standard retries.
@@ -66,6 +67,15 @@ fn sessions(config: &Config, sdk: &SdkConfig) -> Sessions {
     )
 }
 
+/// The access_token provider over the sessions' store.
+pub fn tokens(wechat: WechatClient, sessions: &Sessions) -> Arc<Tokens> {
+    Arc::new(Tokens::new(
+        wechat,
+        sessions.store().clone(),
+        Arc::new(SystemClock),
+    ))
+}
+
 async fn wechat_client(config: &Config, sdk: &SdkConfig) -> Result<WechatClient, ConfigError> {
     let secret = resolve_secret(&config.secret, sdk).await?;
     let http = wechat::http_client(config.wechat_timeout).map_err(|e| ConfigError::Invalid {
@@ -92,7 +102,10 @@ pub async fn login() -> Result<LoginHandler, ConfigError> {
 pub async fn account() -> Result<AccountHandler, ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
     let sdk = aws_config().await;
-    Ok(AccountHandler::new(&config.appid, sessions(&config, &sdk)))
+    let wechat = wechat_client(&config, &sdk).await?;
+    let sessions = sessions(&config, &sdk);
+    let tokens = tokens(wechat, &sessions);
+    Ok(AccountHandler::new(&config.appid, sessions, tokens))
 }
 
 /// Builds the authorizer.

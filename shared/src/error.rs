@@ -189,9 +189,9 @@ impl From<WechatError> for ApiError {
             WechatError::UserBlocked => ApiError::UserBlocked,
             WechatError::RateLimited => ApiError::RateLimited,
             WechatError::Busy => ApiError::WechatBusy,
-            WechatError::Misconfigured(_) | WechatError::AccessTokenInvalid(_) => {
-                ApiError::Misconfigured
-            }
+            WechatError::Misconfigured(_) => ApiError::Misconfigured,
+            // Still invalid after one refresh and one retry: WeChat's side, not ours.
+            WechatError::AccessTokenInvalid(_) => ApiError::WechatUnavailable,
             WechatError::SessionKeyInvalid => ApiError::SessionKeyExpired,
             WechatError::Other { errcode, .. } => ApiError::WechatError(errcode),
             WechatError::Unavailable(_) => ApiError::WechatUnavailable,

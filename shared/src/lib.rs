@@ -15,5 +15,6 @@ pub mod logging;
 pub mod routes;
 pub mod sessions;
 pub mod store;
+pub mod token;
 pub mod web;
 pub mod wechat;

@@ -46,6 +46,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/login", Function::Login, false),
     route("POST", "/userinfo", Function::Account, true),
     route("GET", "/me", Function::Account, true),
+    route("POST", "/logout", Function::Account, true),
+    route("PUT", "/profile", Function::Account, true),
+    route("POST", "/phone", Function::Account, true),
 ];
 
 /// The route of a method and path, if any.

@@ -91,6 +91,122 @@ impl WechatClient {
     }
 }
 
+/// The phone number `getuserphonenumber` returns (countryCode normalised to a string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneInfo {
+    pub phone_number: String,
+    pub pure_phone_number: String,
+    pub country_code: String,
+}
+
+impl PhoneInfo {
+    /// Reads `phoneNumber`, `purePhoneNumber` and `countryCode` (a number or a string) from an object.
+    pub fn from_json(v: &Value) -> Option<PhoneInfo> {
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let country_code = match v.get("countryCode")? {
+            Value::Number(n) => n.as_i64().map(|c| c.to_string())?,
+            Value::String(s) if !s.trim().is_empty() => {
+                s.trim().trim_start_matches('+').to_string()
+            }
+            _ => return None,
+        };
+        Some(PhoneInfo {
+            phone_number: text("phoneNumber")?.to_string(),
+            pure_phone_number: text("purePhoneNumber")?.to_string(),
+            country_code,
+        })
+    }
+}
+
+/// A fresh access_token and its lifetime in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub token: Secret,
+    pub expires_in: i64,
+}
+
+impl WechatClient {
+    /// `POST /cgi-bin/stable_token` in normal mode (`force_refresh: false`): WeChat returns the same token
+    /// until shortly before it expires, so every instance may call it without invalidating the others'.
+    pub async fn stable_token(&self) -> Result<AccessToken, WechatError> {
+        let url = self.url("/cgi-bin/stable_token", &[])?;
+        let body = serde_json::json!({
+            "grant_type": "client_credential",
+            "appid": self.appid,
+            "secret": self.secret.expose(),
+            "force_refresh": false,
+        });
+        let answer = send(self.http.post(url).json(&body)).await?;
+        let token = non_empty_str(&answer, "access_token")?;
+        if token.len() > 512 {
+            return Err(WechatError::Unavailable(
+                "access_token longer than 512 characters".into(),
+            ));
+        }
+        let expires_in = answer
+            .get("expires_in")
+            .and_then(Value::as_i64)
+            .filter(|e| *e > 0)
+            .ok_or_else(|| WechatError::Unavailable("answer without expires_in".into()))?;
+        Ok(AccessToken {
+            token: Secret::new(token),
+            expires_in,
+        })
+    }
+
+    /// `POST /wxa/business/getuserphonenumber`: exchanges a phone code (single-use, 5 minutes).
+    pub async fn phone_number(
+        &self,
+        access_token: &Secret,
+        code: &str,
+    ) -> Result<PhoneInfo, WechatError> {
+        let url = self.url(
+            "/wxa/business/getuserphonenumber",
+            &[("access_token", access_token.expose())],
+        )?;
+        let answer = send(
+            self.http
+                .post(url)
+                .json(&serde_json::json!({ "code": code })),
+        )
+        .await?;
+        answer
+            .get("phone_info")
+            .and_then(PhoneInfo::from_json)
+            .ok_or_else(|| WechatError::Unavailable("answer without phone_info".into()))
+    }
+
+    /// `GET /wxa/checksession`: whether WeChat still holds `session_key` for `openid`. The signature is
+    /// hex HMAC-SHA256 keyed with the session_key string over the empty message. `Ok(false)` is 87009.
+    pub async fn check_session(
+        &self,
+        access_token: &Secret,
+        openid: &str,
+        session_key: &Secret,
+    ) -> Result<bool, WechatError> {
+        let signature = crate::crypto::checksession_signature(session_key.expose());
+        let url = self.url(
+            "/wxa/checksession",
+            &[
+                ("access_token", access_token.expose()),
+                ("signature", &signature),
+                ("openid", openid),
+                ("sig_method", "hmac_sha256"),
+            ],
+        )?;
+        match send(self.http.get(url)).await {
+            Ok(_) => Ok(true),
+            Err(WechatError::SessionKeyInvalid) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 fn non_empty_str(body: &Value, name: &str) -> Result<String, WechatError> {
     body.get(name)
         .and_then(Value::as_str)
@@ -255,6 +371,27 @@ mod tests {
                 errmsg,
             }) => assert_eq!(errmsg, "new thing"),
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn phone_info_accepts_number_or_string_country_codes() {
+        let v = serde_json::json!({"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":86});
+        assert_eq!(
+            PhoneInfo::from_json(&v).map(|p| p.country_code),
+            Some("86".into())
+        );
+        let v = serde_json::json!({"phoneNumber":"+14155550100","purePhoneNumber":"4155550100","countryCode":"+1"});
+        assert_eq!(
+            PhoneInfo::from_json(&v).map(|p| p.country_code),
+            Some("1".into())
+        );
+        for bad in [
+            serde_json::json!({"phoneNumber":"1","purePhoneNumber":"1"}),
+            serde_json::json!({"phoneNumber":"","purePhoneNumber":"1","countryCode":86}),
+            serde_json::json!({"phoneNumber":"1","purePhoneNumber":"1","countryCode":[86]}),
+        ] {
+            assert_eq!(PhoneInfo::from_json(&bad), None, "{bad}");
         }
     }
 

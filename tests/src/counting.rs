@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use wxauth::error::StoreError;
 use wxauth::store::async_trait;
-use wxauth::store::{LoginUpdate, Phone, Profile, Session, Store, User};
+use wxauth::store::{CachedToken, LoginUpdate, Phone, Profile, Session, Store, TokenRecord, User};
 
 #[derive(Default, Debug)]
 pub struct Counts {
@@ -105,5 +105,37 @@ impl Store for CountingStore {
     async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
         self.write(1)?;
         self.inner.save_phone(openid, phone, now).await
+    }
+    async fn claim_key_check(
+        &self,
+        key_hash: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(1)?;
+        self.inner.claim_key_check(key_hash, now, interval).await
+    }
+    async fn get_token(&self, appid: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.read()?;
+        self.inner.get_token(appid).await
+    }
+    async fn lease_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(1)?;
+        self.inner.lease_token(appid, owner, now, until).await
+    }
+    async fn put_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &CachedToken,
+    ) -> Result<bool, StoreError> {
+        self.write(1)?;
+        self.inner.put_token(appid, owner, token).await
     }
 }

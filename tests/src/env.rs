@@ -10,6 +10,7 @@ use wxauth::config::Secret;
 use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
 use wxauth::sessions::Sessions;
 use wxauth::store::{Store, dynamo::DynamoStore, memory::MemoryStore};
+use wxauth::token::Tokens;
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::Simulator;
 
@@ -41,6 +42,7 @@ pub struct Env {
     pub login: LoginHandler,
     pub account: AccountHandler,
     pub authorizer: Authorizer,
+    pub tokens: Arc<Tokens>,
     /// The moto table, for the DynamoDB backend.
     pub table: Option<(aws_sdk_dynamodb::Client, String)>,
 }
@@ -74,10 +76,12 @@ impl Env {
             APPID,
             Secret::new(SECRET),
         );
+        let tokens = Arc::new(Tokens::new(wechat.clone(), store.clone(), clock.clone()));
         Env {
             backend,
             login: LoginHandler::new(wechat, sessions.clone()),
-            account: AccountHandler::new(APPID, sessions.clone()),
+            account: AccountHandler::new(APPID, sessions.clone(), tokens.clone()),
+            tokens,
             authorizer: Authorizer::new(sessions.clone()),
             sim,
             wx_url,

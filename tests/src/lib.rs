@@ -7,5 +7,6 @@ pub mod counting;
 pub mod dynamo;
 pub mod env;
 pub mod events;
+pub mod local;
 pub mod logs;
 pub mod runtime;

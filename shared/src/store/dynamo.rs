@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
-use super::schema::{OWNER_ATTRIBUTE, OWNER_INDEX, PARTITION_KEY, session_pk, user_pk};
-use super::{LoginUpdate, Phone, Profile, Session, Store, User};
+use super::schema::{OWNER_ATTRIBUTE, OWNER_INDEX, PARTITION_KEY, session_pk, token_pk, user_pk};
+use super::{CachedToken, LoginUpdate, Phone, Profile, Session, Store, TokenRecord, User};
 use crate::config::Secret;
 use crate::error::StoreError;
 
@@ -349,5 +349,114 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| sdk_error("save_phone", e))?;
         Ok(())
+    }
+
+    async fn claim_key_check(
+        &self,
+        key_hash: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(session_pk(key_hash)))
+            .update_expression("SET key_checked_at = :now")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(key_checked_at) OR key_checked_at < :cutoff)",
+            )
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":cutoff", n(now - interval))
+            .send()
+            .await;
+        match res.map_err(|e| sdk_error("claim_key_check", e)) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_token(&self, appid: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(token_pk(appid)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("get_token", e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let token = match opt_s(item, "access_token") {
+            Some(t) => Some(CachedToken {
+                token: Secret::new(t),
+                expires_at: get_n(item, "token_expires_at")?,
+                fetched_at: get_n(item, "fetched_at")?,
+            }),
+            None => None,
+        };
+        Ok(Some(TokenRecord {
+            token,
+            lease_owner: opt_s(item, "lease_owner"),
+            lease_until: get_n(item, "lease_until").ok(),
+        }))
+    }
+
+    async fn lease_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(token_pk(appid)))
+            .update_expression("SET lease_owner = :o, lease_until = :u")
+            .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":u", n(until))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match res.map_err(|e| sdk_error("lease_token", e)) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &CachedToken,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(token_pk(appid)))
+            .update_expression(
+                "SET access_token = :t, token_expires_at = :e, fetched_at = :f REMOVE lease_owner, lease_until",
+            )
+            .condition_expression("lease_owner = :o")
+            .expression_attribute_values(":t", s(token.token.expose()))
+            .expression_attribute_values(":e", n(token.expires_at))
+            .expression_attribute_values(":f", n(token.fetched_at))
+            .expression_attribute_values(":o", s(owner))
+            .send()
+            .await;
+        match res.map_err(|e| sdk_error("put_token", e)) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -9,13 +9,17 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{LoginUpdate, Phone, Profile, Session, Store, User};
+use super::{CachedToken, LoginUpdate, Phone, Profile, Session, Store, TokenRecord, User};
 use crate::error::StoreError;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Data {
     sessions: HashMap<String, Session>,
     users: HashMap<String, User>,
+    #[serde(default)]
+    tokens: HashMap<String, TokenRecord>,
+    #[serde(default)]
+    key_checks: HashMap<String, i64>,
 }
 
 /// Sessions and users in a mutex-protected map. Same semantics as the DynamoDB store, including the
@@ -155,7 +159,10 @@ impl Store for MemoryStore {
     }
 
     async fn delete_session(&self, key_hash: &str) -> Result<bool, StoreError> {
-        self.with(|d| Ok(d.sessions.remove(key_hash).is_some()))
+        self.with(|d| {
+            d.key_checks.remove(key_hash);
+            Ok(d.sessions.remove(key_hash).is_some())
+        })
     }
 
     async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
@@ -197,6 +204,66 @@ impl Store for MemoryStore {
             Ok(true)
         })
         .map(|_| ())
+    }
+
+    async fn claim_key_check(
+        &self,
+        key_hash: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        self.with(|d| {
+            if !d.sessions.contains_key(key_hash) {
+                return Ok(false);
+            }
+            match d.key_checks.get(key_hash) {
+                Some(at) if *at >= now - interval => Ok(false),
+                _ => {
+                    d.key_checks.insert(key_hash.to_string(), now);
+                    Ok(true)
+                }
+            }
+        })
+    }
+
+    async fn get_token(&self, appid: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.with(|d| Ok(d.tokens.get(appid).cloned()))
+    }
+
+    async fn lease_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.with(|d| {
+            let rec = d.tokens.entry(appid.to_string()).or_default();
+            if rec.lease_until.is_some_and(|u| u >= now) {
+                return Ok(false);
+            }
+            rec.lease_owner = Some(owner.to_string());
+            rec.lease_until = Some(until);
+            Ok(true)
+        })
+    }
+
+    async fn put_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &CachedToken,
+    ) -> Result<bool, StoreError> {
+        self.with(|d| {
+            let rec = d.tokens.entry(appid.to_string()).or_default();
+            if rec.lease_owner.as_deref() != Some(owner) {
+                return Ok(false);
+            }
+            rec.token = Some(token.clone());
+            rec.lease_owner = None;
+            rec.lease_until = None;
+            Ok(true)
+        })
     }
 }
 

@@ -91,6 +91,24 @@ pub struct LoginUpdate {
     pub now: i64,
 }
 
+/// A WeChat access_token as cached in the store and in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedToken {
+    pub token: Secret,
+    /// Epoch seconds when WeChat stops accepting it.
+    pub expires_at: i64,
+    /// Epoch seconds when it was fetched.
+    pub fetched_at: i64,
+}
+
+/// The shared access_token item: the token, and the lease of the instance refreshing it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub token: Option<CachedToken>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+}
+
 /// Storage of sessions and users. Every implementation must give the same answers; the integration tests
 /// run the same suite against both.
 #[async_trait]
@@ -130,4 +148,35 @@ pub trait Store: Send + Sync {
 
     /// Saves the phone number of an existing user (`StoreError::Conflict` when it does not exist).
     async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError>;
+
+    /// Claims the right to ask WeChat's checksession about a session: true at most once per `interval`
+    /// seconds per session (a conditional write), false for a session that does not exist.
+    async fn claim_key_check(
+        &self,
+        key_hash: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Reads the shared access_token item of an appid.
+    async fn get_token(&self, appid: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Takes the refresh lease of the access_token until `until`, unless another owner holds a lease
+    /// that is still running at `now` (conditional write: of concurrent callers exactly one wins).
+    async fn lease_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a token fetched under the lease and releases it; false (nothing written) when `owner`
+    /// no longer holds the lease.
+    async fn put_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &CachedToken,
+    ) -> Result<bool, StoreError>;
 }

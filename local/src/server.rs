@@ -1,0 +1,404 @@
+//! Start-up (configuration, store, WeChat or its simulator, the functions), the banner, serving with one
+//! log line per request, and a graceful stop on Ctrl-C / SIGTERM.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use tokio::net::TcpListener;
+use wxauth::clock::SystemClock;
+use wxauth::config::{Secret, SecretSource};
+use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
+use wxauth::sessions::Sessions;
+use wxauth::store::{Store, dynamo::DynamoStore, memory::MemoryStore};
+use wxauth::wechat::{self, WechatClient};
+
+use crate::dev::{DEV_ROUTES, Dev};
+use crate::gateway::{Answer, Functions, Gateway};
+use crate::settings::{Options, Settings, StoreChoice, Wechat};
+use crate::simulator::Simulator;
+
+/// How long requests in flight may run on after Ctrl-C / SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the server did not start (printed, exit code 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError(pub String);
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<crate::settings::SettingsError> for StartError {
+    fn from(e: crate::settings::SettingsError) -> Self {
+        StartError(format!("invalid configuration: {e}"))
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(options: Options) -> Result<(), StartError> {
+    crate::log::init();
+    let settings = Settings::from_env(&options)?;
+    let listener = bind(settings.listen).await?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
+    let app = build(&settings).await?;
+    let signals = Signals::install()?;
+    println!("{}", banner(&settings, local, &app));
+    serve(listener, app.gateway, signals).await;
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                ": the port is already in use (another wxauth-local?); choose another one with \
+                 --listen, e.g. --listen 127.0.0.1:3001"
+            }
+            std::io::ErrorKind::PermissionDenied => ": permission denied; use a port above 1023",
+            std::io::ErrorKind::AddrNotAvailable => ": no such address on this machine",
+            _ => "",
+        };
+        StartError(format!("cannot listen on {addr}: {e}{hint}"))
+    })
+}
+
+/// Everything built at start-up.
+pub struct App {
+    pub gateway: Gateway,
+    /// One line each, for the banner.
+    pub wechat: String,
+    pub store: String,
+}
+
+/// Builds the store, the WeChat client (and the simulator) and the three functions.
+pub async fn build(settings: &Settings) -> Result<App, StartError> {
+    let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
+        || matches!(
+            settings.wechat,
+            Wechat::Real {
+                secret: SecretSource::Parameter(_),
+                ..
+            }
+        );
+    let sdk = if needs_aws {
+        Some(wxauth::bootstrap::aws_config().await)
+    } else {
+        None
+    };
+    let (store, store_line) = open_store(&settings.store, sdk.as_ref()).await?;
+    let sessions = Sessions::new(
+        store,
+        Arc::new(SystemClock),
+        settings.session_ttl,
+        settings.session_idle,
+    );
+    let http = wechat::http_client(settings.wechat_timeout)
+        .map_err(|e| StartError(format!("cannot build the HTTP client for WeChat: {e}")))?;
+
+    let (appid, wechat_client, dev, wechat_line) = match &settings.wechat {
+        Wechat::Simulator { appid } => {
+            // A secret nobody sees: the simulator checks it like WeChat checks the real one.
+            let secret = wxauth::crypto::random_id()
+                .map_err(|e| StartError(format!("no randomness from the OS: {e}")))?;
+            let sim = Simulator::new(appid, &secret);
+            let url = sim
+                .spawn()
+                .await
+                .map_err(|e| StartError(format!("cannot start the WeChat simulator: {e}")))?;
+            let client = WechatClient::new(http, &url, appid, Secret::new(secret));
+            let line = format!(
+                "simulator mode: a fake WeChat at {url}, appid {appid} (set WX_APPID and WX_SECRET \
+                 for the real WeChat API)"
+            );
+            (
+                appid.clone(),
+                client,
+                Some(Dev::new(sim, sessions.clone())),
+                line,
+            )
+        }
+        Wechat::Real {
+            appid,
+            secret,
+            api_base,
+        } => {
+            let secret = match (secret, &sdk) {
+                (SecretSource::Parameter(_), Some(sdk)) => {
+                    wxauth::bootstrap::resolve_secret(secret, sdk)
+                        .await
+                        .map_err(|e| StartError(e.to_string()))?
+                }
+                (SecretSource::Value(s), _) => s.clone(),
+                _ => return Err(StartError("no app secret".into())),
+            };
+            let client = WechatClient::new(http, api_base, appid, secret);
+            let line = format!("WeChat API {api_base}, appid {appid}");
+            (appid.clone(), client, None, line)
+        }
+    };
+
+    let functions = Functions {
+        login: LoginHandler::new(wechat_client.clone(), sessions.clone()),
+        account: AccountHandler::new(
+            &appid,
+            sessions.clone(),
+            wxauth::bootstrap::tokens(wechat_client, &sessions),
+        ),
+        authorizer: Authorizer::new(sessions),
+    };
+    Ok(App {
+        gateway: Gateway::new(functions, dev),
+        wechat: wechat_line,
+        store: store_line,
+    })
+}
+
+async fn open_store(
+    choice: &StoreChoice,
+    sdk: Option<&SdkConfig>,
+) -> Result<(Arc<dyn Store>, String), StartError> {
+    match choice {
+        StoreChoice::Memory => Ok((
+            Arc::new(MemoryStore::new()),
+            "in memory: sessions end when the server stops (--data FILE keeps them)".to_string(),
+        )),
+        StoreChoice::File(path) => {
+            let store = MemoryStore::open(path)
+                .map_err(|e| StartError(format!("cannot use --data {}: {e}", path.display())))?;
+            Ok((
+                Arc::new(store),
+                format!(
+                    "file {}: sessions survive restarts (it holds session_keys: keep it private)",
+                    path.display()
+                ),
+            ))
+        }
+        StoreChoice::Dynamo {
+            table,
+            create,
+            endpoint,
+        } => {
+            let Some(sdk) = sdk else {
+                return Err(StartError("no AWS configuration".into()));
+            };
+            let place = match endpoint {
+                Some(url) => format!("at {url}"),
+                None => match sdk.region() {
+                    Some(r) => format!("in AWS region {r}"),
+                    None => "in AWS (no region set: set AWS_REGION)".to_string(),
+                },
+            };
+            let client = aws_sdk_dynamodb::Client::new(sdk);
+            let mut line = format!("DynamoDB table {table} {place}");
+            if *create {
+                let created = wxauth::store::schema::create_table(&client, table)
+                    .await
+                    .map_err(|e| {
+                        StartError(format!(
+                            "cannot create DynamoDB table {table} {place}: {}",
+                            DisplayErrorContext(&e)
+                        ))
+                    })?;
+                line.push_str(if created {
+                    " (created now)"
+                } else {
+                    " (already there)"
+                });
+            }
+            match client.describe_table().table_name(table).send().await {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    return Err(StartError(format!(
+                        "DynamoDB table {table} does not exist {place}: add --create-table to \
+                         create it with template.yaml's schema"
+                    )));
+                }
+                Err(e) => {
+                    return Err(StartError(format!(
+                        "cannot reach DynamoDB table {table} {place}: {}",
+                        DisplayErrorContext(&e)
+                    )));
+                }
+            }
+            Ok((Arc::new(DynamoStore::new(client, table.as_str())), line))
+        }
+    }
+}
+
+/// What the server prints once it listens: URL, mode, store, routes, and one command to try.
+pub fn banner(settings: &Settings, local: SocketAddr, app: &App) -> String {
+    let url = base_url(local);
+    let mut out = format!(
+        "wxauth-local {} listening on {url}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if local.ip().is_unspecified() {
+        out.push_str(&format!(
+            "  (on every interface: {local}; anyone on the network can reach it)\n"
+        ));
+    }
+    out.push_str(&format!("  wechat  {}\n", app.wechat));
+    out.push_str(&format!("  store   {}\n", app.store));
+    for (i, route) in wxauth::routes::ROUTES.iter().enumerate() {
+        let label = if i == 0 { "  routes  " } else { "          " };
+        let auth = if route.authorized {
+            "X-WX-Skey (authorizer)"
+        } else {
+            "public"
+        };
+        out.push_str(&format!(
+            "{label}{:<6} {:<16} {auth}\n",
+            route.method, route.path
+        ));
+    }
+    if app.gateway.has_dev_routes() {
+        for (i, (method, path, _, what)) in DEV_ROUTES.iter().enumerate() {
+            let label = if i == 0 { "  dev     " } else { "          " };
+            out.push_str(&format!("{label}{method:<6} {path:<16} {what}\n"));
+        }
+    }
+    for note in &settings.notes {
+        out.push_str(&format!("  note    {note}\n"));
+    }
+    out.push_str("try:\n");
+    if app.gateway.has_dev_routes() {
+        out.push_str(&format!(
+            "  curl -s -X POST {url}/dev/code -d '{{\"user\":\"alice\"}}'\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "  curl -s -X POST {url}/login -d '{{\"code\":\"<a wx.login code>\"}}'\n"
+        ));
+    }
+    out.push_str("Ctrl-C stops the server.");
+    out
+}
+
+/// The URL clients use: an unspecified address (`0.0.0.0`) is reached on loopback.
+pub fn base_url(local: SocketAddr) -> String {
+    let mut addr = local;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}")
+}
+
+/// Ctrl-C and SIGTERM, installed before the banner so that no signal is missed.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, StartError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let err = |e: std::io::Error| StartError(format!("cannot handle signals: {e}"));
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).map_err(err)?,
+                term: signal(SignalKind::terminate()).map_err(err)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Waits for the first signal; returns its name.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, gateway: Gateway, mut signals: Signals) {
+    let app = Router::new()
+        .fallback(any_request)
+        .with_state(Arc::new(gateway));
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let name = signals.recv().await;
+        println!("{name}: stopping (finishing the requests in flight)");
+        let _ = stopping_tx.send(());
+    });
+    let grace = async {
+        if stopping_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server.into_future() => {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server error");
+            }
+        }
+        () = grace => {
+            println!("requests still running after {} s: stopping anyway", SHUTDOWN_GRACE.as_secs());
+        }
+    }
+    println!("stopped");
+}
+
+/// Every request: through the gateway (in its own task, so that even a panic becomes API Gateway's
+/// 500 answer), then one log line.
+async fn any_request(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let task = tokio::spawn(async move { gateway.handle(req, peer).await });
+    let answer = match task.await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::error!(panic = e.is_panic(), "the request's task failed");
+            Answer::internal_error("crashed", &crate::gateway::new_request_id())
+        }
+    };
+    crate::log::request(
+        method.as_str(),
+        &path,
+        answer.response.status().as_u16(),
+        started.elapsed(),
+        answer.note.as_deref(),
+    );
+    answer.response
+}

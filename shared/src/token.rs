@@ -1,0 +1,155 @@
+//! The WeChat access_token, shared by every function instance.
+//!
+//! Tokens come from `cgi-bin/stable_token` in normal mode (never `force_refresh` in the request path)
+//! and are cached twice: in memory for the life of the instance, and in the table for every other
+//! instance. A token is renewed [`REFRESH_MARGIN`] seconds before it expires. The instance that renews
+//! first takes a lease with a conditional write; the others wait for its token instead of calling
+//! WeChat, so concurrent cold starts make one refresh. When WeChat rejects a token (40001/42001) it is
+//! refreshed once and the call retried once.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+use crate::config::Secret;
+use crate::error::{ApiError, WechatError};
+use crate::store::{CachedToken, Store};
+use crate::wechat::WechatClient;
+
+/// Renew this many seconds before expiry.
+pub const REFRESH_MARGIN: i64 = 300;
+/// How long a refresh lease is held at most (a crashed refresher blocks no one longer than this).
+pub const LEASE_SECONDS: i64 = 10;
+/// How long an instance waits for another instance's refresh before doing it itself.
+const MAX_WAIT: Duration = Duration::from_secs(3);
+const POLL: Duration = Duration::from_millis(100);
+
+/// The access_token provider of one function instance.
+pub struct Tokens {
+    wechat: WechatClient,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    memory: tokio::sync::Mutex<Option<CachedToken>>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+fn usable(t: &CachedToken, now: i64, rejected: Option<&Secret>) -> bool {
+    t.expires_at - REFRESH_MARGIN > now && Some(&t.token) != rejected
+}
+
+fn store_error(e: crate::error::StoreError) -> ApiError {
+    tracing::error!(error = %e, "access_token cache unavailable");
+    ApiError::StoreUnavailable
+}
+
+impl Tokens {
+    pub fn new(wechat: WechatClient, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Tokens {
+            wechat,
+            store,
+            clock,
+            owner: crate::crypto::random_id().unwrap_or_else(|_| "instance".into()),
+            memory: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn wechat(&self) -> &WechatClient {
+        &self.wechat
+    }
+
+    /// A valid access_token.
+    pub async fn get(&self) -> Result<Secret, ApiError> {
+        self.token(None).await
+    }
+
+    /// A token other than `rejected`: from memory, from the table, or refreshed under the lease.
+    async fn token(&self, rejected: Option<&Secret>) -> Result<Secret, ApiError> {
+        let mut memory = self.memory.lock().await;
+        if let Some(t) = memory
+            .as_ref()
+            .filter(|t| usable(t, self.clock.now(), rejected))
+        {
+            return Ok(t.token.clone());
+        }
+        let appid = self.wechat.appid();
+        let started = Instant::now();
+        loop {
+            let now = self.clock.now();
+            let record = self.store.get_token(appid).await.map_err(store_error)?;
+            if let Some(t) = record
+                .and_then(|r| r.token)
+                .filter(|t| usable(t, now, rejected))
+            {
+                *memory = Some(t.clone());
+                return Ok(t.token);
+            }
+            let leased = self
+                .store
+                .lease_token(appid, &self.owner, now, now + LEASE_SECONDS)
+                .await
+                .map_err(store_error)?;
+            if leased || started.elapsed() >= MAX_WAIT {
+                let fresh = self.refresh(leased).await?;
+                *memory = Some(fresh.clone());
+                return Ok(fresh.token);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn refresh(&self, leased: bool) -> Result<CachedToken, ApiError> {
+        let now = self.clock.now();
+        let fresh = self.wechat.stable_token().await.map_err(|e| {
+            tracing::error!(error = %e, "stable_token failed");
+            ApiError::from(e)
+        })?;
+        let cached = CachedToken {
+            token: fresh.token,
+            expires_at: now + fresh.expires_in,
+            fetched_at: now,
+        };
+        if leased {
+            let stored = self
+                .store
+                .put_token(self.wechat.appid(), &self.owner, &cached)
+                .await
+                .map_err(store_error)?;
+            if !stored {
+                tracing::warn!("access_token lease lost; token used but not shared");
+            }
+        }
+        tracing::info!(
+            expires_in = fresh.expires_in,
+            leased,
+            "access_token refreshed"
+        );
+        Ok(cached)
+    }
+
+    /// Runs a WeChat call that needs the access_token; if WeChat rejects the token (40001/42001), gets a
+    /// new one and retries once.
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: Future<Output = Result<T, WechatError>>,
+    {
+        let token = self.get().await?;
+        match f(token.clone()).await {
+            Err(WechatError::AccessTokenInvalid(code)) => {
+                tracing::warn!(errcode = code, "access_token rejected; refreshing once");
+                let again = self.token(Some(&token)).await?;
+                f(again).await.map_err(ApiError::from)
+            }
+            other => other.map_err(ApiError::from),
+        }
+    }
+}
