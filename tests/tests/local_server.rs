@@ -55,7 +55,7 @@ fn moto_env(table: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn pairs(env: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

@@ -1,0 +1,463 @@
+//! Logout, profile, phone numbers, the shared access_token and stale session_key detection, through real
+//! events, the WeChat simulator over HTTP, and both stores.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wxauth::clock::ManualClock;
+use wxauth::crypto;
+use wxauth::token::{REFRESH_MARGIN, Tokens};
+use wxauth::wechat::{WechatClient, http_client};
+use wxauth_local::simulator::{Fault, TokenPolicy};
+use wxauth_tests::env::{APPID, BACKENDS, Backend, Env, SECRET, START};
+use wxauth_tests::events::{Req, code};
+use wxauth_tests::logs;
+
+#[tokio::test]
+async fn logout_ends_this_session_at_once() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let phone_a = env.login_as("alice").await;
+        let phone_b = env.login_as("alice").await;
+        let (status, out) = env.call(Req::new("POST", "/logout").skey(&phone_a)).await;
+        assert_eq!(
+            (status, out.clone()),
+            (200, json!({"revoked": 1})),
+            "{backend:?}"
+        );
+        // The gateway now denies it, and so do the functions' own checks.
+        assert_eq!(env.call(Req::new("GET", "/me").skey(&phone_a)).await.0, 403);
+        let data =
+            serde_json::to_value(env.sim.user_data(&env.sim.openid_for("alice")).expect("d"))
+                .expect("j");
+        let ctx = json!({"openid": env.sim.openid_for("alice"), "session_id": "cached"});
+        let req = Req::new("POST", "/userinfo")
+            .skey(&phone_a)
+            .json(&data)
+            .authorized(ctx);
+        let (status, out) =
+            wxauth_tests::events::parts(env.account.handle(req.into_request()).await);
+        assert_eq!(
+            (status, code(&out)),
+            (401, "SESSION_EXPIRED"),
+            "cached Allow, but the function refuses"
+        );
+        // The other device is untouched.
+        assert_eq!(env.call(Req::new("GET", "/me").skey(&phone_b)).await.0, 200);
+        // Logging out twice: the gateway denies the dead skey.
+        assert_eq!(
+            env.call(Req::new("POST", "/logout").skey(&phone_a)).await.0,
+            403
+        );
+        // An explicit {"all": false} is the same as no body.
+        let (status, out) = env
+            .call(
+                Req::new("POST", "/logout")
+                    .skey(&phone_b)
+                    .json(&json!({"all": false})),
+            )
+            .await;
+        assert_eq!((status, out), (200, json!({"revoked": 1})));
+    }
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_user_only() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let skeys: Vec<String> = futures_join(&env, "alice", 3).await;
+        let bob = env.login_as("bob").await;
+        let (status, out) = env
+            .call(
+                Req::new("POST", "/logout")
+                    .skey(&skeys[0])
+                    .json(&json!({"all": true})),
+            )
+            .await;
+        assert_eq!((status, out), (200, json!({"revoked": 3})), "{backend:?}");
+        for s in &skeys {
+            assert_eq!(env.call(Req::new("GET", "/me").skey(s)).await.0, 403);
+        }
+        assert_eq!(
+            env.call(Req::new("GET", "/me").skey(&bob)).await.0,
+            200,
+            "other users untouched"
+        );
+        // The user item (profile, phone) survives a logout.
+        assert!(
+            env.store
+                .get_user(&env.sim.openid_for("alice"))
+                .await
+                .expect("ok")
+                .is_some()
+        );
+    }
+}
+
+async fn futures_join(env: &Env, user: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(env.login_as(user).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn logout_refuses_bad_bodies() {
+    let env = Env::new(Backend::Memory).await;
+    let skey = env.login_as("alice").await;
+    for body in ["{", "[]", r#"{"all":"yes"}"#, "null"] {
+        let (status, out) = env
+            .call(Req::new("POST", "/logout").skey(&skey).text(body))
+            .await;
+        assert_eq!((status, code(&out)), (400, "BAD_REQUEST"), "{body}");
+    }
+    assert_eq!(
+        env.call(Req::new("GET", "/me").skey(&skey)).await.0,
+        200,
+        "a refused logout ends nothing"
+    );
+}
+
+#[tokio::test]
+async fn profile_is_validated_saved_and_shown_by_me() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let skey = env.login_as("alice").await;
+        let put = |body: Value| Req::new("PUT", "/profile").skey(&skey).json(&body);
+        let (status, out) = env
+            .call(put(
+                json!({"nickName": "  小明 Ming ", "avatarUrl": "https://example.com/a.png"}),
+            ))
+            .await;
+        assert_eq!(status, 200, "{backend:?}: {out}");
+        assert_eq!(
+            out["user"],
+            json!({"nickName": "小明 Ming", "avatarUrl": "https://example.com/a.png"})
+        );
+        // A partial update keeps the rest.
+        let (status, out) = env.call(put(json!({"nickName": "Ming"}))).await;
+        assert_eq!(status, 200);
+        assert_eq!(out["user"]["avatarUrl"], "https://example.com/a.png");
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&skey)).await;
+        assert_eq!(
+            me["user"],
+            json!({"nickName": "Ming", "avatarUrl": "https://example.com/a.png"})
+        );
+
+        for (body, want) in [
+            (json!({}), "INVALID_PROFILE"),
+            (json!({"nickName": ""}), "INVALID_PROFILE"),
+            (json!({"nickName": "   "}), "INVALID_PROFILE"),
+            (json!({"nickName": "x".repeat(65)}), "INVALID_PROFILE"),
+            (json!({"nickName": "bell\u{7}"}), "INVALID_PROFILE"),
+            (
+                json!({"avatarUrl": "http://example.com/a.png"}),
+                "INVALID_PROFILE",
+            ),
+            (
+                json!({"avatarUrl": format!("https://example.com/{}", "a".repeat(1024))}),
+                "INVALID_PROFILE",
+            ),
+            (
+                json!({"avatarUrl": "wxfile://tmp_abc.png"}),
+                "INVALID_PROFILE",
+            ),
+            (json!({"nickName": 5}), "BAD_REQUEST"),
+            (json!({"avatarUrl": ["https://e.com"]}), "BAD_REQUEST"),
+        ] {
+            let (status, out) = env.call(put(body.clone())).await;
+            assert_eq!(code(&out), want, "{body}: {out}");
+            assert_eq!(status, 400);
+        }
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&skey)).await;
+        assert_eq!(
+            me["user"]["nickName"], "Ming",
+            "refused updates changed nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn phone_by_code_with_a_shared_access_token() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let skey = env.login_as("alice").await;
+        let phone = |code: &str| {
+            Req::new("POST", "/phone")
+                .skey(&skey)
+                .json(&json!({"code": code}))
+        };
+        let (status, out) = env
+            .call(phone(&env.sim.mint_phone_code("13800138000")))
+            .await;
+        assert_eq!(status, 200, "{backend:?}: {out}");
+        assert_eq!(
+            out,
+            json!({"phone": {"phoneNumber": "13800138000", "purePhoneNumber": "13800138000", "countryCode": "86"}}),
+            "countryCode arrives as a number and leaves as a string"
+        );
+        let (status, out) = env
+            .call(phone(&env.sim.mint_phone_code("+1 4155550100")))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(out["phone"]["countryCode"], "1");
+        assert_eq!(out["phone"]["phoneNumber"], "+14155550100");
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&skey)).await;
+        assert_eq!(
+            me["phone"]["purePhoneNumber"], "4155550100",
+            "saved on the user item"
+        );
+        assert_eq!(env.sim.calls("stable_token"), 1, "one token for both calls");
+
+        // Errors map like login's.
+        let used = env.sim.mint_phone_code("13900139000");
+        assert_eq!(env.call(phone(&used)).await.0, 200);
+        for (c, status, want) in [
+            (used.as_str(), 400, "CODE_USED"),
+            ("unknown-code", 400, "INVALID_CODE"),
+        ] {
+            let (got, out) = env.call(phone(c)).await;
+            assert_eq!((got, code(&out)), (status, want), "{out}");
+        }
+        for body in [
+            json!({}),
+            json!({"code": ""}),
+            json!({"code": 7}),
+            json!({"encryptedData": "abc"}),
+        ] {
+            let (got, out) = env
+                .call(Req::new("POST", "/phone").skey(&skey).json(&body))
+                .await;
+            assert_eq!((got, code(&out)), (400, "BAD_REQUEST"), "{body}");
+        }
+        env.sim.set_fault(Some(Fault::Status(502)));
+        let (got, out) = env
+            .call(phone(&env.sim.mint_phone_code("13800138000")))
+            .await;
+        assert_eq!((got, code(&out)), (503, "WECHAT_UNAVAILABLE"));
+        env.sim.set_fault(None);
+        let token = env
+            .store
+            .get_token(APPID)
+            .await
+            .expect("ok")
+            .and_then(|r| r.token)
+            .expect("token cached");
+        logs::assert_clean(&[token.token.expose(), SECRET]);
+    }
+}
+
+#[tokio::test]
+async fn rejected_token_is_refreshed_once_and_retried_once() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let skey = env.login_as("alice").await;
+        let phone = |code: String| {
+            Req::new("POST", "/phone")
+                .skey(&skey)
+                .json(&json!({"code": code}))
+        };
+        assert_eq!(
+            env.call(phone(env.sim.mint_phone_code("13800138000")))
+                .await
+                .0,
+            200
+        );
+        // Someone force-refreshed: our cached token is dead (40001).
+        env.sim.revoke_tokens();
+        let before = (
+            env.sim.calls("stable_token"),
+            env.sim.calls("getuserphonenumber"),
+        );
+        let (status, out) = env
+            .call(phone(env.sim.mint_phone_code("13800138000")))
+            .await;
+        assert_eq!(status, 200, "{backend:?}: {out}");
+        let after = (
+            env.sim.calls("stable_token"),
+            env.sim.calls("getuserphonenumber"),
+        );
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (1, 2),
+            "one refresh, one retry"
+        );
+        // The shared cache holds the new token.
+        let cached = env
+            .store
+            .get_token(APPID)
+            .await
+            .expect("ok")
+            .and_then(|r| r.token)
+            .expect("token");
+        assert_eq!(cached.fetched_at, START);
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_renewed_before_they_expire() {
+    let env = Env::new(Backend::Memory).await;
+    env.sim.set_token_policy(TokenPolicy {
+        lifetime: Duration::from_secs(7200),
+        renew_before: Duration::from_secs(300),
+    });
+    let t1 = env.tokens.get().await.expect("token");
+    assert_eq!(env.tokens.get().await.expect("token"), t1, "cached");
+    assert_eq!(env.sim.calls("stable_token"), 1);
+    // Still well within its life: no call.
+    env.clock.advance(7200 - REFRESH_MARGIN - 1);
+    assert_eq!(env.tokens.get().await.expect("token"), t1);
+    assert_eq!(env.sim.calls("stable_token"), 1);
+    // Inside the margin: refreshed.
+    env.clock.advance(2);
+    let _ = env.tokens.get().await.expect("token");
+    assert_eq!(
+        env.sim.calls("stable_token"),
+        2,
+        "renewed a few minutes before expires_in"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_cold_starts_share_one_refresh() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        // WeChat is slow: both instances see no token while the first refresh is in flight.
+        env.sim
+            .set_fault(Some(Fault::Delay(Duration::from_millis(400))));
+        let make = || {
+            let wechat = WechatClient::new(
+                http_client(Duration::from_secs(5)).expect("c"),
+                &env.wx_url,
+                APPID,
+                wxauth::config::Secret::new(SECRET),
+            );
+            Arc::new(Tokens::new(
+                wechat,
+                env.store.clone(),
+                Arc::new(ManualClock::new(START)),
+            ))
+        };
+        let instances: Vec<Arc<Tokens>> = (0..4).map(|_| make()).collect();
+        let handles: Vec<_> = instances
+            .iter()
+            .map(|t| {
+                let t = t.clone();
+                tokio::spawn(async move { t.get().await })
+            })
+            .collect();
+        let mut tokens = Vec::new();
+        for h in handles {
+            tokens.push(h.await.expect("task").expect("token"));
+        }
+        assert!(
+            tokens.windows(2).all(|w| w[0] == w[1]),
+            "{backend:?}: every instance got the same token"
+        );
+        assert_eq!(
+            env.sim.calls("stable_token"),
+            1,
+            "{backend:?}: exactly one refresh"
+        );
+        env.sim.set_fault(None);
+    }
+}
+
+#[tokio::test]
+async fn legacy_encrypted_phone_is_decrypted_and_checked() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let skey = env.login_as("alice").await;
+        let key = env.session_key_of("alice");
+        let seal = |v: Value| {
+            let (enc, iv) = env.sim.seal(&key, &v.to_string()).expect("seal");
+            json!({"encryptedData": enc, "iv": iv})
+        };
+        let good = seal(
+            json!({"phoneNumber": "13800138000", "purePhoneNumber": "13800138000", "countryCode": "86",
+                               "watermark": {"appid": APPID, "timestamp": 1}}),
+        );
+        let (status, out) = env
+            .call(Req::new("POST", "/phone").skey(&skey).json(&good))
+            .await;
+        assert_eq!(status, 200, "{backend:?}: {out}");
+        assert_eq!(out["phone"]["countryCode"], "86");
+        let bad_cases = [
+            seal(
+                json!({"phoneNumber": "1", "purePhoneNumber": "1", "countryCode": 86, "watermark": {"appid": "wxother", "timestamp": 1}}),
+            ),
+            seal(json!({"phoneNumber": "1", "purePhoneNumber": "1", "countryCode": 86})),
+            seal(json!({"watermark": {"appid": APPID, "timestamp": 1}})),
+            json!({"encryptedData": crypto::base64_encode(&[3u8; 32]), "iv": good["iv"]}),
+        ];
+        let mut answers = Vec::new();
+        for body in bad_cases {
+            let (status, out) = env
+                .call(Req::new("POST", "/phone").skey(&skey).json(&body))
+                .await;
+            assert_eq!(
+                (status, code(&out)),
+                (400, "DECRYPT_FAILED"),
+                "{backend:?}: {out}"
+            );
+            answers.push(out);
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    }
+}
+
+#[tokio::test]
+async fn stale_session_key_is_reported_and_the_check_is_rate_limited() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let skey = env.login_as("alice").await;
+        let openid = env.sim.openid_for("alice");
+        let data = serde_json::to_value(env.sim.user_data(&openid).expect("d")).expect("j");
+        // WeChat forgets the key (as it does after a while): decryption fails, checksession says 87009.
+        env.sim.invalidate_session_key(&openid);
+        // The encrypted part alone (a signature made with the old key would fail first).
+        let wrong = json!({"encryptedData": data["encryptedData"], "iv": crypto::base64_encode(&[0u8; 16])});
+        let (status, out) = env
+            .call(Req::new("POST", "/userinfo").skey(&skey).json(&wrong))
+            .await;
+        assert_eq!(
+            (status, code(&out)),
+            (401, "SESSION_KEY_EXPIRED"),
+            "{backend:?}: {out}"
+        );
+        assert_eq!(env.sim.calls("checksession"), 1);
+        // Within the minute: no second WeChat call, the plain answer.
+        let (status, out) = env
+            .call(Req::new("POST", "/userinfo").skey(&skey).json(&wrong))
+            .await;
+        assert_eq!((status, code(&out)), (400, "DECRYPT_FAILED"));
+        assert_eq!(env.sim.calls("checksession"), 1, "rate-limited per session");
+        env.clock.advance(61);
+        let (_, out) = env
+            .call(Req::new("POST", "/userinfo").skey(&skey).json(&wrong))
+            .await;
+        assert_eq!(code(&out), "SESSION_KEY_EXPIRED");
+        assert_eq!(env.sim.calls("checksession"), 2);
+
+        // A valid key with bad data: checksession says fine, the answer is DECRYPT_FAILED.
+        let skey2 = env.login_as("alice").await;
+        env.clock.advance(61);
+        let (status, out) = env
+            .call(Req::new("POST", "/userinfo").skey(&skey2).json(&wrong))
+            .await;
+        assert_eq!((status, code(&out)), (400, "DECRYPT_FAILED"));
+        assert_eq!(env.sim.calls("checksession"), 3);
+        // checksession down: the answer stays DECRYPT_FAILED (never a 5xx from a check).
+        env.clock.advance(61);
+        env.sim.set_fault(Some(Fault::Close));
+        let (status, out) = env
+            .call(Req::new("POST", "/userinfo").skey(&skey2).json(&wrong))
+            .await;
+        assert_eq!((status, code(&out)), (400, "DECRYPT_FAILED"));
+        env.sim.set_fault(None);
+        let key = env.session_key_of("alice");
+        logs::assert_clean(&[&key, &skey, &skey2]);
+    }
+}
