@@ -33,6 +33,8 @@ pub struct CountingStore {
     inner: Arc<dyn Store>,
     pub counts: Arc<Counts>,
     pub down: AtomicBool,
+    /// The names of the store methods called so far.
+    pub methods: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 impl CountingStore {
@@ -41,7 +43,23 @@ impl CountingStore {
             inner,
             counts: Arc::default(),
             down: AtomicBool::new(false),
+            methods: Default::default(),
         }
+    }
+    fn note(&self, method: &'static str) {
+        self.methods
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(method);
+    }
+    /// The store methods called so far.
+    pub fn called(&self) -> Vec<&'static str> {
+        self.methods
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
     }
     fn read(&self) -> Result<(), StoreError> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
@@ -67,28 +85,34 @@ impl Store for CountingStore {
         session: &Session,
         login: &LoginUpdate,
     ) -> Result<(), StoreError> {
+        self.note("create_session");
         self.write(2)?;
         self.inner.create_session(session, login).await
     }
     async fn get_session(&self, key_hash: &str) -> Result<Option<Session>, StoreError> {
+        self.note("get_session");
         self.read()?;
         self.inner.get_session(key_hash).await
     }
     async fn touch_session(&self, key_hash: &str, last_seen: i64) -> Result<(), StoreError> {
+        self.note("touch_session");
         self.write(1)?;
         self.inner.touch_session(key_hash, last_seen).await
     }
     async fn delete_session(&self, key_hash: &str) -> Result<bool, StoreError> {
+        self.note("delete_session");
         self.write(1)?;
         self.inner.delete_session(key_hash).await
     }
     async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
+        self.note("delete_sessions_of");
         self.read()?;
         let n = self.inner.delete_sessions_of(openid).await?;
         self.write(n)?;
         Ok(n)
     }
     async fn get_user(&self, openid: &str) -> Result<Option<User>, StoreError> {
+        self.note("get_user");
         self.read()?;
         self.inner.get_user(openid).await
     }
@@ -99,10 +123,12 @@ impl Store for CountingStore {
         unionid: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
+        self.note("save_profile");
         self.write(1)?;
         self.inner.save_profile(openid, profile, unionid, now).await
     }
     async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
+        self.note("save_phone");
         self.write(1)?;
         self.inner.save_phone(openid, phone, now).await
     }
@@ -112,10 +138,12 @@ impl Store for CountingStore {
         now: i64,
         interval: i64,
     ) -> Result<bool, StoreError> {
+        self.note("claim_key_check");
         self.write(1)?;
         self.inner.claim_key_check(key_hash, now, interval).await
     }
     async fn get_token(&self, appid: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.note("get_token");
         self.read()?;
         self.inner.get_token(appid).await
     }
@@ -126,6 +154,7 @@ impl Store for CountingStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
+        self.note("lease_token");
         self.write(1)?;
         self.inner.lease_token(appid, owner, now, until).await
     }
@@ -135,6 +164,7 @@ impl Store for CountingStore {
         owner: &str,
         token: &CachedToken,
     ) -> Result<bool, StoreError> {
+        self.note("put_token");
         self.write(1)?;
         self.inner.put_token(appid, owner, token).await
     }

@@ -649,10 +649,13 @@ async fn a_taken_port_is_a_clear_error() {
     drop(taken);
 }
 
+type Args = Vec<&'static str>;
+type Env = Vec<(&'static str, &'static str)>;
+
 #[tokio::test]
 async fn an_invalid_configuration_is_a_clear_error() {
     let secret = "an-app-secret-value-42";
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<(Args, Env, &str)> = vec![
         (vec![], vec![("WX_SECRET", secret)], "WX_APPID"),
         (
             vec![],

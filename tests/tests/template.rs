@@ -1,0 +1,358 @@
+//! `template.yaml` agrees with the code: the table's schema, the routes and their authorization, the
+//! functions' build settings, and least privilege — the DynamoDB actions of each function's policy are
+//! exactly those its code calls (recorded while driving every route).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use serde_norway::Value;
+use wxauth::clock::ManualClock;
+use wxauth::config::Secret;
+use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
+use wxauth::routes::{Function, ROUTES};
+use wxauth::sessions::Sessions;
+use wxauth::store::memory::MemoryStore;
+use wxauth::store::schema;
+use wxauth::token::Tokens;
+use wxauth::wechat::{WechatClient, http_client};
+use wxauth_local::simulator::Simulator;
+use wxauth_tests::counting::CountingStore;
+use wxauth_tests::env::{APPID, SECRET, START};
+use wxauth_tests::events::{self, Req, parts};
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml");
+    serde_norway::from_str(&text).expect("template.yaml parses")
+}
+
+fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+    &t["Resources"][name]
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Tagged(t) => format!("!{} {}", t.tag, text(&t.value)),
+        other => format!("{other:?}"),
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Sequence(items) => items.iter().map(text).collect(),
+        other => vec![text(other)],
+    }
+}
+
+#[test]
+fn the_table_is_the_one_the_code_uses() {
+    let t = template();
+    let table = resource(&t, "SessionTable");
+    assert_eq!(text(&table["Type"]), "AWS::DynamoDB::Table");
+    let p = &table["Properties"];
+    let want = schema::table_schema();
+    assert_eq!(text(&p["BillingMode"]), "PAY_PER_REQUEST");
+    let keys: Vec<(String, String)> = p["KeySchema"]
+        .as_sequence()
+        .expect("KeySchema")
+        .iter()
+        .map(|k| (text(&k["AttributeName"]), text(&k["KeyType"])))
+        .collect();
+    assert_eq!(keys, vec![(want.hash_key.to_string(), "HASH".to_string())]);
+    let attrs: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_sequence()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
+        .collect();
+    let want_attrs: BTreeSet<(String, String)> = want
+        .attributes
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(attrs, want_attrs);
+    let indexes: Vec<(String, String, String)> = p["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .expect("GSIs")
+        .iter()
+        .map(|i| {
+            let keys = i["KeySchema"].as_sequence().expect("keys");
+            assert_eq!(keys.len(), 1, "hash key only");
+            (
+                text(&i["IndexName"]),
+                text(&keys[0]["AttributeName"]),
+                text(&i["Projection"]["ProjectionType"]),
+            )
+        })
+        .collect();
+    let want_indexes: Vec<(String, String, String)> = want
+        .indexes
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(indexes, want_indexes);
+    assert_eq!(
+        text(&p["TimeToLiveSpecification"]["AttributeName"]),
+        want.ttl_attribute
+    );
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], Value::Bool(true));
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        Value::Bool(true)
+    );
+}
+
+fn function_of(f: Function) -> &'static str {
+    match f {
+        Function::Login => "LoginFunction",
+        Function::Account => "UserinfoFunction",
+    }
+}
+
+#[test]
+fn routes_and_authorization_match_the_route_table() {
+    let t = template();
+    let mut declared = BTreeMap::new();
+    for name in ["LoginFunction", "UserinfoFunction", "AuthorizerFunction"] {
+        let events = &resource(&t, name)["Properties"]["Events"];
+        let Some(events) = events.as_mapping() else {
+            continue;
+        };
+        for (_, ev) in events {
+            assert_eq!(text(&ev["Type"]), "HttpApi");
+            let p = &ev["Properties"];
+            let key = format!("{} {}", text(&p["Method"]), text(&p["Path"]));
+            let public = p["Auth"]["Authorizer"].as_str() == Some("NONE");
+            assert!(
+                declared
+                    .insert(key.clone(), (name.to_string(), !public))
+                    .is_none(),
+                "{key} twice"
+            );
+        }
+    }
+    let wanted: BTreeMap<String, (String, bool)> = ROUTES
+        .iter()
+        .map(|r| (r.key(), (function_of(r.function).to_string(), r.authorized)))
+        .collect();
+    assert_eq!(
+        declared, wanted,
+        "template.yaml routes == wxauth::routes::ROUTES"
+    );
+
+    let api = &resource(&t, "HttpApi")["Properties"];
+    let auth = &api["Auth"];
+    assert_eq!(text(&auth["DefaultAuthorizer"]), "WxSkeyAuthorizer");
+    let a = &auth["Authorizers"]["WxSkeyAuthorizer"];
+    assert_eq!(text(&a["AuthorizerPayloadFormatVersion"]), "2.0");
+    assert_eq!(a["EnableSimpleResponses"], Value::Bool(true));
+    assert_eq!(a["EnableFunctionDefaultPermissions"], Value::Bool(true));
+    assert_eq!(
+        strings(&a["Identity"]["Headers"]),
+        vec!["X-WX-Skey".to_string()]
+    );
+}
+
+#[test]
+fn functions_are_arm64_cargo_lambda_builds_of_the_right_binaries() {
+    let t = template();
+    for (name, bin) in [
+        ("LoginFunction", "login"),
+        ("UserinfoFunction", "userinfo"),
+        ("AuthorizerFunction", "authorizer"),
+    ] {
+        let f = resource(&t, name);
+        assert_eq!(
+            text(&f["Metadata"]["BuildMethod"]),
+            "rust-cargolambda",
+            "{name}"
+        );
+        assert_eq!(
+            text(&f["Metadata"]["BuildProperties"]["Binary"]),
+            bin,
+            "{name}"
+        );
+        let p = &f["Properties"];
+        let global = &t["Globals"]["Function"];
+        let get = |k: &str| {
+            if p[k].is_null() {
+                global[k].clone()
+            } else {
+                p[k].clone()
+            }
+        };
+        assert_eq!(text(&get("Runtime")), "provided.al2023", "{name}");
+        assert_eq!(text(&get("Handler")), "bootstrap", "{name}");
+        assert_eq!(
+            strings(&get("Architectures")),
+            vec!["arm64".to_string()],
+            "{name}"
+        );
+        assert_eq!(text(&get("CodeUri")), ".", "{name}");
+    }
+}
+
+/// The IAM actions each store method needs.
+fn actions_of(method: &str) -> &'static [&'static str] {
+    match method {
+        "create_session" => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+        "get_session" | "get_user" | "get_token" => &["dynamodb:GetItem"],
+        "touch_session" | "save_profile" | "save_phone" | "claim_key_check" | "lease_token"
+        | "put_token" => &["dynamodb:UpdateItem"],
+        "delete_session" => &["dynamodb:DeleteItem"],
+        "delete_sessions_of" => &["dynamodb:Query", "dynamodb:DeleteItem"],
+        other => panic!("unknown store method {other}: map it to its IAM actions"),
+    }
+}
+
+/// The DynamoDB and SSM actions a function's policies grant.
+fn granted(t: &Value, function: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for policy in resource(t, function)["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies")
+    {
+        for st in policy["Statement"].as_sequence().expect("Statement") {
+            // `!If [cond, statement, NoValue]` (optional KMS grant) is conditional: skip it.
+            if st.as_mapping().is_none() {
+                continue;
+            }
+            for a in strings(&st["Action"]) {
+                if a.starts_with("dynamodb:") || a.starts_with("ssm:") {
+                    out.insert(a);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
+    wxauth_tests::logs::install();
+    let sim = Simulator::new(APPID, SECRET);
+    let url = sim.spawn().await.expect("sim");
+    let inner: Arc<dyn wxauth::store::Store> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(START));
+    let counting = |_: &str| Arc::new(CountingStore::new(inner.clone()));
+    let (login_store, auth_store, acct_store) = (
+        counting("login"),
+        counting("authorizer"),
+        counting("userinfo"),
+    );
+    let sessions =
+        |s: &Arc<CountingStore>| Sessions::new(s.clone(), clock.clone(), 7 * 86400, 2 * 86400);
+    let wechat = WechatClient::new(
+        http_client(Duration::from_secs(5)).expect("c"),
+        &url,
+        APPID,
+        Secret::new(SECRET),
+    );
+    let login = LoginHandler::new(wechat.clone(), sessions(&login_store));
+    let authorizer = Authorizer::new(sessions(&auth_store));
+    let tokens = Arc::new(Tokens::new(wechat, acct_store.clone(), clock.clone()));
+    let account = AccountHandler::new(APPID, sessions(&acct_store), tokens);
+
+    // Every route, happy and unhappy paths that reach different store calls.
+    let mut skeys = Vec::new();
+    for _ in 0..2 {
+        let req = Req::new("POST", "/login").json(&json!({"code": sim.mint_code("alice")}));
+        let (status, body) = parts(login.handle(req.into_request()).await);
+        assert_eq!(status, 200);
+        skeys.push(body["skey"].as_str().expect("skey").to_string());
+    }
+    let skey = skeys[0].clone();
+    let ctx = authorizer
+        .handle(events::authorizer_v2(Some(&skey), "GET", "/me"))
+        .await
+        .expect("ok")["context"]
+        .clone();
+    clock.advance(3600);
+    authorizer
+        .handle(events::authorizer_v2(Some(&skey), "GET", "/me"))
+        .await
+        .expect("ok");
+    let openid = sim.openid_for("alice");
+    let data = serde_json::to_value(sim.user_data(&openid).expect("data")).expect("json");
+    let call = |req: Req| async {
+        parts(
+            account
+                .handle(req.authorized(ctx.clone()).into_request())
+                .await,
+        )
+    };
+    assert_eq!(
+        call(Req::new("POST", "/userinfo").skey(&skey).json(&data))
+            .await
+            .0,
+        200
+    );
+    sim.invalidate_session_key(&openid);
+    let bad = json!({"encryptedData": data["encryptedData"], "iv": wxauth::crypto::base64_encode(&[0; 16])});
+    assert_eq!(
+        call(Req::new("POST", "/userinfo").skey(&skey).json(&bad))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(call(Req::new("GET", "/me").skey(&skey)).await.0, 200);
+    assert_eq!(
+        call(
+            Req::new("PUT", "/profile")
+                .skey(&skey)
+                .json(&json!({"nickName": "A"}))
+        )
+        .await
+        .0,
+        200
+    );
+    let code = sim.mint_phone_code("13800138000");
+    assert_eq!(
+        call(
+            Req::new("POST", "/phone")
+                .skey(&skey)
+                .json(&json!({"code": code}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(Req::new("POST", "/logout").skey(&skeys[1])).await.0,
+        200
+    );
+    assert_eq!(
+        call(
+            Req::new("POST", "/logout")
+                .skey(&skey)
+                .json(&json!({"all": true}))
+        )
+        .await
+        .0,
+        200
+    );
+
+    let t = template();
+    for (function, store) in [
+        ("LoginFunction", &login_store),
+        ("AuthorizerFunction", &auth_store),
+        ("UserinfoFunction", &acct_store),
+    ] {
+        let mut needed: BTreeSet<String> = store
+            .called()
+            .iter()
+            .flat_map(|m| actions_of(m).iter().map(|a| a.to_string()))
+            .collect();
+        if function != "AuthorizerFunction" {
+            needed.insert("ssm:GetParameter".into());
+        }
+        assert_eq!(
+            granted(&t, function),
+            needed,
+            "{function}: template grants != what the code calls"
+        );
+    }
+}
