@@ -1,1 +1,53 @@
-fn main() {}
+//! `wxauth-local`: the whole wxauth API on one machine. See `wxauth_local::server`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use wxauth_local::settings::{DEFAULT_LISTEN, Options, parse_listen};
+
+const ENVIRONMENT: &str = "\
+Environment (the Lambda functions' variables, see docs/contract.md):
+  WX_APPID, WX_SECRET    the mini program's credentials: use the real WeChat API.
+                         Without WX_SECRET: simulator mode, with the dev routes /dev/*.
+  WX_SECRET_PARAMETER    instead of WX_SECRET: an SSM SecureString parameter name
+  WX_API_BASE            another WeChat API base URL (default https://api.weixin.qq.com)
+  SESSION_TABLE          a DynamoDB table instead of memory (AWS_ENDPOINT_URL_DYNAMODB for a
+                         local DynamoDB; AWS_REGION and credentials as for any AWS SDK)
+  SESSION_TTL_SECONDS, SESSION_IDLE_SECONDS, WX_TIMEOUT_MS
+  RUST_LOG               info or debug: the functions' own log lines too";
+
+/// The whole wxauth API on one machine: the Lambda functions' code behind an imitation of API Gateway,
+/// and a WeChat simulator. No AWS, no Docker.
+#[derive(Debug, Parser)]
+#[command(name = "wxauth-local", version, after_help = ENVIRONMENT)]
+struct Args {
+    /// Address to listen on: HOST:PORT, or a port on 127.0.0.1
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN, value_parser = parse_listen)]
+    listen: SocketAddr,
+    /// Keep sessions in this JSON file (created if missing), so that they survive restarts
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Create the SESSION_TABLE DynamoDB table (template.yaml's schema) if it does not exist
+    #[arg(long)]
+    create_table: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let options = Options {
+        listen: args.listen,
+        data: args.data,
+        create_table: args.create_table,
+    };
+    match wxauth_local::server::run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "wxauth-local: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -55,7 +55,7 @@ pub async fn run(options: Options) -> Result<(), StartError> {
         .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
     let app = build(&settings).await?;
     let signals = Signals::install()?;
-    println!("{}", banner(&settings, local, &app));
+    say(&banner(&settings, local, &app));
     serve(listener, app.gateway, signals).await;
     Ok(())
 }
@@ -290,6 +290,14 @@ pub fn banner(settings: &Settings, local: SocketAddr, app: &App) -> String {
     out
 }
 
+/// Prints a line on stdout; a closed stdout is no reason to fail.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
 /// The URL clients use: an unspecified address (`0.0.0.0`) is reached on loopback.
 pub fn base_url(local: SocketAddr) -> String {
     let mut addr = local;
@@ -353,7 +361,9 @@ async fn serve(listener: TcpListener, gateway: Gateway, mut signals: Signals) {
     )
     .with_graceful_shutdown(async move {
         let name = signals.recv().await;
-        println!("{name}: stopping (finishing the requests in flight)");
+        say(&format!(
+            "{name}: stopping (finishing the requests in flight)"
+        ));
         let _ = stopping_tx.send(());
     });
     let grace = async {
@@ -369,10 +379,13 @@ async fn serve(listener: TcpListener, gateway: Gateway, mut signals: Signals) {
             }
         }
         () = grace => {
-            println!("requests still running after {} s: stopping anyway", SHUTDOWN_GRACE.as_secs());
+            say(&format!(
+                "requests still running after {} s: stopping anyway",
+                SHUTDOWN_GRACE.as_secs()
+            ));
         }
     }
-    println!("stopped");
+    say("stopped");
 }
 
 /// Every request: through the gateway (in its own task, so that even a panic becomes API Gateway's

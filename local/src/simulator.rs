@@ -67,11 +67,40 @@ pub enum Fault {
     Body(String),
 }
 
+/// A single-use code WeChat issued (for `wx.login` or `getPhoneNumber`) and what it stands for.
 #[derive(Debug)]
-struct CodeState {
-    user: String,
+struct Issued<T> {
+    value: T,
     used: bool,
     issued: Instant,
+}
+
+/// Mints a fresh code standing for `value` (forgetting codes long expired).
+fn mint<T>(codes: &mut HashMap<String, Issued<T>>, value: T) -> String {
+    let code = crypto::random_id().unwrap_or_else(|_| format!("{:?}", Instant::now()));
+    codes.retain(|_, c| c.issued.elapsed() < CODE_LIFETIME * 2);
+    codes.insert(
+        code.clone(),
+        Issued {
+            value,
+            used: false,
+            issued: Instant::now(),
+        },
+    );
+    code
+}
+
+/// Uses a code once, as WeChat does: unknown or expired is 40029, a second use 40163.
+fn redeem<T: Clone>(codes: &mut HashMap<String, Issued<T>>, code: &str) -> Result<T, WxErr> {
+    match codes.get_mut(code) {
+        None => Err(WxErr(40029, "invalid code")),
+        Some(c) if c.used => Err(WxErr(40163, "code been used")),
+        Some(c) if c.issued.elapsed() > CODE_LIFETIME => Err(WxErr(40029, "invalid code")),
+        Some(c) => {
+            c.used = true;
+            Ok(c.value.clone())
+        }
+    }
 }
 
 /// A simulated WeChat user.
@@ -92,13 +121,6 @@ pub struct UserData {
     pub signature: String,
     pub encrypted_data: String,
     pub iv: String,
-}
-
-#[derive(Debug)]
-struct PhoneCode {
-    phone: String,
-    used: bool,
-    issued: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -128,8 +150,8 @@ impl Default for TokenPolicy {
 
 #[derive(Debug, Default)]
 struct State_ {
-    codes: HashMap<String, CodeState>,
-    phone_codes: HashMap<String, PhoneCode>,
+    codes: HashMap<String, Issued<String>>,
+    phone_codes: HashMap<String, Issued<String>>,
     tokens: Vec<Token>,
     token_policy: TokenPolicy,
     users: HashMap<String, SimUser>,
@@ -224,19 +246,7 @@ impl Simulator {
 
     /// Mints a fresh single-use code for a user name (what `wx.login()` gives the phone).
     pub fn mint_code(&self, user: &str) -> String {
-        let code = crypto::random_id().unwrap_or_else(|_| format!("{:?}", Instant::now()));
-        let mut st = self.lock();
-        st.codes
-            .retain(|_, c| c.issued.elapsed() < CODE_LIFETIME * 2);
-        st.codes.insert(
-            code.clone(),
-            CodeState {
-                user: user.to_string(),
-                used: false,
-                issued: Instant::now(),
-            },
-        );
-        code
+        mint(&mut self.lock().codes, user.to_string())
     }
 
     /// Makes every following request fail this way (or clears the fault).
@@ -265,19 +275,7 @@ impl Simulator {
     /// Mints a single-use phone code (what `getPhoneNumber` gives the phone) for a phone number such as
     /// `13800138000` (China) or `+1 4155550100`.
     pub fn mint_phone_code(&self, phone_number: &str) -> String {
-        let code = crypto::random_id().unwrap_or_else(|_| format!("{:?}", Instant::now()));
-        let mut st = self.lock();
-        st.phone_codes
-            .retain(|_, c| c.issued.elapsed() < CODE_LIFETIME * 2);
-        st.phone_codes.insert(
-            code.clone(),
-            PhoneCode {
-                phone: phone_number.to_string(),
-                used: false,
-                issued: Instant::now(),
-            },
-        );
-        code
+        mint(&mut self.lock().phone_codes, phone_number.to_string())
     }
 
     /// Makes WeChat forget the user's current session_key (as it does after some time): checksession
@@ -362,17 +360,9 @@ impl Simulator {
         else {
             return wx_error(47001, "data format error");
         };
-        let mut st = self.lock();
-        let phone = match st.phone_codes.get_mut(code) {
-            None => return wx_error(40029, "invalid code"),
-            Some(c) if c.used => return wx_error(40163, "code been used"),
-            Some(c) if c.issued.elapsed() > CODE_LIFETIME => {
-                return wx_error(40029, "invalid code");
-            }
-            Some(c) => {
-                c.used = true;
-                c.phone.clone()
-            }
+        let phone = match redeem(&mut self.lock().phone_codes, code) {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
         };
         let (country, pure) = match phone.strip_prefix('+') {
             Some(rest) => match rest.split_once(' ') {
@@ -485,16 +475,9 @@ impl Simulator {
             return wx_error(*errcode, errmsg);
         }
         let mut st = self.lock();
-        let user = match st.codes.get_mut(code) {
-            None => return wx_error(40029, "invalid code"),
-            Some(c) if c.used => return wx_error(40163, "code been used"),
-            Some(c) if c.issued.elapsed() > CODE_LIFETIME => {
-                return wx_error(40029, "invalid code");
-            }
-            Some(c) => {
-                c.used = true;
-                c.user.clone()
-            }
+        let user = match redeem(&mut st.codes, code) {
+            Ok(u) => u,
+            Err(e) => return e.into_response(),
         };
         let openid = self.openid_for(&user);
         let unionid = self

@@ -209,3 +209,75 @@ async fn deleting_one_or_all_sessions() {
         assert_eq!(store.delete_sessions_of("o1").await.expect("none left"), 0);
     }
 }
+
+/// Of concurrent conditional writes on one item exactly one wins (DynamoDB's guarantee; moto needs the
+/// lock of scripts/moto_server.py to give it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_conditional_writes_have_one_winner() {
+    for (name, store) in stores().await {
+        for round in 0..5 {
+            let appid = format!("app-{round}");
+            let tasks: Vec<_> = (0..4)
+                .map(|i| {
+                    let store = store.clone();
+                    let appid = appid.clone();
+                    tokio::spawn(async move {
+                        store
+                            .lease_token(&appid, &format!("owner-{i}"), 100, 110)
+                            .await
+                    })
+                })
+                .collect();
+            let mut wins = 0;
+            for t in tasks {
+                if t.await.expect("task").expect("store ok") {
+                    wins += 1;
+                }
+            }
+            assert_eq!(wins, 1, "{name} round {round}");
+        }
+        // The lease holder stores the token; nobody else can.
+        let token = wxauth::store::CachedToken {
+            token: Secret::new("t"),
+            expires_at: 200,
+            fetched_at: 100,
+        };
+        let rec = store.get_token("app-0").await.expect("get").expect("item");
+        let holder = rec.lease_owner.expect("leased");
+        assert!(
+            !store
+                .put_token("app-0", "someone-else", &token)
+                .await
+                .expect("put"),
+            "{name}"
+        );
+        assert!(
+            store
+                .put_token("app-0", &holder, &token)
+                .await
+                .expect("put"),
+            "{name}"
+        );
+        let rec = store.get_token("app-0").await.expect("get").expect("item");
+        assert_eq!(
+            (rec.token, rec.lease_owner),
+            (Some(token), None),
+            "{name}: lease released"
+        );
+        // An expired lease can be taken over; a running one cannot.
+        assert!(
+            store
+                .lease_token("app-1", "late", 111, 121)
+                .await
+                .expect("lease"),
+            "{name}"
+        );
+        assert!(
+            !store
+                .lease_token("app-1", "later", 115, 125)
+                .await
+                .expect("lease"),
+            "{name}"
+        );
+    }
+}

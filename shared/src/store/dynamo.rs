@@ -36,6 +36,33 @@ impl DynamoStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    /// One strongly consistent GetItem.
+    async fn get(&self, op: &str, pk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, e))?;
+        Ok(out.item().cloned())
+    }
+}
+
+/// The outcome of a conditional write: `true` when written, `false` when the condition failed.
+fn conditional<T, E, R>(op: &str, res: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match res.map_err(|e| sdk_error(op, e)) {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -209,16 +236,8 @@ impl Store for DynamoStore {
     }
 
     async fn get_session(&self, key_hash: &str) -> Result<Option<Session>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(session_pk(key_hash)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("get_session", e))?;
-        out.item().map(session_from_item).transpose()
+        let item = self.get("get_session", session_pk(key_hash)).await?;
+        item.as_ref().map(session_from_item).transpose()
     }
 
     async fn touch_session(&self, key_hash: &str, last_seen: i64) -> Result<(), StoreError> {
@@ -233,10 +252,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":t", n(last_seen))
             .send()
             .await;
-        match res.map_err(|e| sdk_error("touch_session", e)) {
-            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        // A failed condition (gone, or already more recent) is not an error.
+        conditional("touch_session", res).map(|_| ())
     }
 
     async fn delete_session(&self, key_hash: &str) -> Result<bool, StoreError> {
@@ -295,16 +312,8 @@ impl Store for DynamoStore {
     }
 
     async fn get_user(&self, openid: &str) -> Result<Option<User>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(user_pk(openid)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("get_user", e))?;
-        out.item().map(user_from_item).transpose()
+        let item = self.get("get_user", user_pk(openid)).await?;
+        item.as_ref().map(user_from_item).transpose()
     }
 
     async fn save_profile(
@@ -371,26 +380,14 @@ impl Store for DynamoStore {
             .expression_attribute_values(":cutoff", n(now - interval))
             .send()
             .await;
-        match res.map_err(|e| sdk_error("claim_key_check", e)) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        conditional("claim_key_check", res)
     }
 
     async fn get_token(&self, appid: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(token_pk(appid)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("get_token", e))?;
-        let Some(item) = out.item() else {
+        let Some(item) = self.get("get_token", token_pk(appid)).await? else {
             return Ok(None);
         };
+        let item = &item;
         let token = match opt_s(item, "access_token") {
             Some(t) => Some(CachedToken {
                 token: Secret::new(t),
@@ -425,11 +422,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match res.map_err(|e| sdk_error("lease_token", e)) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        conditional("lease_token", res)
     }
 
     async fn put_token(
@@ -453,10 +446,6 @@ impl Store for DynamoStore {
             .expression_attribute_values(":o", s(owner))
             .send()
             .await;
-        match res.map_err(|e| sdk_error("put_token", e)) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        conditional("put_token", res)
     }
 }

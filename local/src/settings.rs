@@ -1,0 +1,359 @@
+//! The local server's configuration: the command-line options and the environment, validated once at
+//! start-up (an invalid value stops the server with a clear message, as a Lambda function's cold start
+//! would fail).
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wxauth::config::{Config, Role, SecretSource};
+use wxauth::error::ConfigError;
+
+/// Where the server listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// The appid of simulator mode when `WX_APPID` is not set.
+pub const SIMULATOR_APPID: &str = "wxsimulator0000000";
+/// `SESSION_TABLE` as the shared configuration sees it when there is no table (memory or file store).
+const NO_TABLE: &str = "wxauth-local-memory";
+
+/// What the command line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// `--data FILE`: the memory store, persisted to this JSON file.
+    pub data: Option<PathBuf>,
+    /// `--create-table`: create `SESSION_TABLE` (template.yaml's schema) before serving.
+    pub create_table: bool,
+}
+
+/// Which WeChat the login function talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wechat {
+    /// No app secret: a WeChat simulator on a loopback port, and the dev routes.
+    Simulator { appid: String },
+    /// The real WeChat API (or `WX_API_BASE`), with the app's credentials.
+    Real {
+        appid: String,
+        secret: SecretSource,
+        api_base: String,
+    },
+}
+
+/// Where sessions live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// In memory: gone when the server stops.
+    Memory,
+    /// In memory, persisted to a JSON file (`--data`).
+    File(PathBuf),
+    /// A DynamoDB table (`SESSION_TABLE`), real or local (`AWS_ENDPOINT_URL_DYNAMODB`).
+    Dynamo {
+        table: String,
+        create: bool,
+        /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`), for the start-up banner.
+        endpoint: Option<String>,
+    },
+}
+
+/// The validated configuration of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub wechat: Wechat,
+    pub store: StoreChoice,
+    pub session_ttl: i64,
+    pub session_idle: i64,
+    pub wechat_timeout: Duration,
+    /// Things worth telling the user at start-up (settings that are ignored in this mode...).
+    pub notes: Vec<String>,
+}
+
+/// An invalid configuration, explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError(pub String);
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env(options: &Options) -> Result<Settings, SettingsError> {
+        Settings::from_lookup(options, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests). The variables are
+    /// those of the Lambda functions (docs/contract.md), validated by the same code.
+    pub fn from_lookup(
+        options: &Options,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SettingsError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let table = get("SESSION_TABLE");
+        let has_secret = get("WX_SECRET").is_some() || get("WX_SECRET_PARAMETER").is_some();
+        let role = if has_secret {
+            Role::WeChat
+        } else {
+            Role::Authorizer
+        };
+        let config = Config::from_lookup(role, |name| {
+            if name == "SESSION_TABLE" {
+                Some(table.clone().unwrap_or_else(|| NO_TABLE.to_string()))
+            } else {
+                lookup(name)
+            }
+        })
+        .map_err(|e| explain(&e, has_secret))?;
+
+        let mut notes = Vec::new();
+        let wechat = if has_secret {
+            Wechat::Real {
+                appid: config.appid,
+                secret: config.secret,
+                api_base: config.api_base,
+            }
+        } else {
+            if get("WX_API_BASE").is_some() {
+                notes.push(
+                    "WX_API_BASE is ignored in simulator mode (set WX_APPID and WX_SECRET to use it)"
+                        .to_string(),
+                );
+            }
+            Wechat::Simulator {
+                appid: get("WX_APPID").unwrap_or_else(|| SIMULATOR_APPID.to_string()),
+            }
+        };
+
+        let store = match (&options.data, table) {
+            (Some(_), Some(table)) => {
+                return Err(SettingsError(format!(
+                    "--data and SESSION_TABLE={table} both choose where sessions live: keep one \
+                     (--data FILE for a local file, SESSION_TABLE for DynamoDB)"
+                )));
+            }
+            (Some(file), None) if options.create_table => {
+                return Err(SettingsError(format!(
+                    "--create-table creates a DynamoDB table, but the store is the file {}: set \
+                     SESSION_TABLE instead of --data",
+                    file.display()
+                )));
+            }
+            (Some(file), None) => StoreChoice::File(file.clone()),
+            (None, Some(table)) => StoreChoice::Dynamo {
+                table,
+                create: options.create_table,
+                endpoint: get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| get("AWS_ENDPOINT_URL")),
+            },
+            (None, None) if options.create_table => {
+                return Err(SettingsError(
+                    "--create-table needs SESSION_TABLE (the name of the DynamoDB table to create)"
+                        .to_string(),
+                ));
+            }
+            (None, None) => StoreChoice::Memory,
+        };
+
+        Ok(Settings {
+            listen: options.listen,
+            wechat,
+            store,
+            session_ttl: config.session_ttl,
+            session_idle: config.session_idle,
+            wechat_timeout: config.wechat_timeout,
+            notes,
+        })
+    }
+}
+
+fn explain(e: &ConfigError, has_secret: bool) -> SettingsError {
+    match e {
+        ConfigError::Missing("WX_APPID") if has_secret => SettingsError(format!(
+            "{e}: WX_SECRET (or WX_SECRET_PARAMETER) selects the real WeChat API, which needs the \
+             mini program's WX_APPID too (unset WX_SECRET to use the WeChat simulator)"
+        )),
+        _ => SettingsError(e.to_string()),
+    }
+}
+
+/// Parses `--listen`: `HOST:PORT` (`127.0.0.1:3000`, `[::1]:3000`, `0.0.0.0:3000`), `localhost:PORT`,
+/// or a bare `PORT` (on 127.0.0.1).
+pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    let value = value.trim();
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    if let Some(port) = value.strip_prefix("localhost:")
+        && let Ok(port) = port.parse::<u16>()
+    {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    value.parse::<SocketAddr>().map_err(|_| {
+        format!(
+            "{value:?} is not an address to listen on: use HOST:PORT (127.0.0.1:3000) or a port"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn options() -> Options {
+        Options {
+            listen: parse_listen(DEFAULT_LISTEN).expect("default"),
+            data: None,
+            create_table: false,
+        }
+    }
+
+    fn settings(options: &Options, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(options, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_simulator_and_memory() {
+        let s = settings(&options(), &[]).expect("valid");
+        assert_eq!(
+            s.wechat,
+            Wechat::Simulator {
+                appid: SIMULATOR_APPID.into()
+            }
+        );
+        assert_eq!(SIMULATOR_APPID.len(), 18);
+        assert_eq!(s.store, StoreChoice::Memory);
+        assert_eq!(s.session_ttl, wxauth::config::DEFAULT_SESSION_TTL);
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert!(s.notes.is_empty());
+    }
+
+    #[test]
+    fn real_wechat_needs_appid() {
+        let e = settings(&options(), &[("WX_SECRET", "s3cr3t-value")]).expect_err("no appid");
+        assert!(e.0.contains("WX_APPID"), "{e}");
+        assert!(!e.0.contains("s3cr3t-value"), "{e}");
+        let s = settings(
+            &options(),
+            &[
+                ("WX_SECRET", "s"),
+                ("WX_APPID", "wx1234567890abcdef"),
+                ("WX_API_BASE", "http://127.0.0.1:9/"),
+            ],
+        )
+        .expect("valid");
+        match s.wechat {
+            Wechat::Real {
+                appid, api_base, ..
+            } => {
+                assert_eq!(appid, "wx1234567890abcdef");
+                assert_eq!(api_base, "http://127.0.0.1:9");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn simulator_keeps_appid_and_notes_ignored_base() {
+        let s = settings(
+            &options(),
+            &[("WX_APPID", "wxabc"), ("WX_API_BASE", "http://x")],
+        )
+        .expect("valid");
+        assert_eq!(
+            s.wechat,
+            Wechat::Simulator {
+                appid: "wxabc".into()
+            }
+        );
+        assert_eq!(s.notes.len(), 1);
+        // A blank secret is no secret, as for the functions.
+        let s = settings(&options(), &[("WX_SECRET", "  ")]).expect("valid");
+        assert!(matches!(s.wechat, Wechat::Simulator { .. }));
+    }
+
+    #[test]
+    fn invalid_numbers_are_refused() {
+        for (k, v) in [
+            ("SESSION_TTL_SECONDS", "abc"),
+            ("SESSION_IDLE_SECONDS", "5"),
+            ("WX_TIMEOUT_MS", "0"),
+        ] {
+            let e = settings(&options(), &[(k, v)]).expect_err(k);
+            assert!(e.0.contains(k), "{e}");
+        }
+    }
+
+    #[test]
+    fn stores() {
+        let mut o = options();
+        let s = settings(
+            &o,
+            &[
+                ("SESSION_TABLE", "t"),
+                ("AWS_ENDPOINT_URL_DYNAMODB", "http://m"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(
+            s.store,
+            StoreChoice::Dynamo {
+                table: "t".into(),
+                create: false,
+                endpoint: Some("http://m".into())
+            }
+        );
+        o.create_table = true;
+        assert!(
+            settings(&o, &[])
+                .expect_err("no table")
+                .0
+                .contains("SESSION_TABLE")
+        );
+        o.data = Some(PathBuf::from("/tmp/x.json"));
+        assert!(settings(&o, &[]).is_err());
+        o.create_table = false;
+        assert_eq!(
+            settings(&o, &[]).expect("file").store,
+            StoreChoice::File(PathBuf::from("/tmp/x.json"))
+        );
+        assert!(settings(&o, &[("SESSION_TABLE", "t")]).is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("3001").expect("port").to_string(),
+            "127.0.0.1:3001"
+        );
+        assert_eq!(
+            parse_listen("localhost:3002")
+                .expect("localhost")
+                .to_string(),
+            "127.0.0.1:3002"
+        );
+        assert_eq!(
+            parse_listen("0.0.0.0:80").expect("any").to_string(),
+            "0.0.0.0:80"
+        );
+        assert_eq!(
+            parse_listen("[::1]:3000").expect("v6").to_string(),
+            "[::1]:3000"
+        );
+        for bad in ["", "abc", "127.0.0.1", "127.0.0.1:99999", "localhost:x"] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
+    }
+}
