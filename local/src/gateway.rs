@@ -38,7 +38,6 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use lambda_http::Body as LambdaBody;
 use serde_json::{Map, Value, json};
-use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
 use wxauth::routes::{self, Function, Route};
 
 use crate::dev::Dev;
@@ -59,13 +58,7 @@ const API_ID: &str = "wxauthlocal";
 const REGION: &str = "local";
 const STAGE: &str = "$default";
 
-/// The Lambda functions behind the API, exactly as the functions' `main.rs` build them.
-#[derive(Debug, Clone)]
-pub struct Functions {
-    pub login: LoginHandler,
-    pub account: AccountHandler,
-    pub authorizer: Authorizer,
-}
+pub use wxauth::bootstrap::Functions;
 
 /// One answer, with a short note for the access log (an error code, or why the gateway answered).
 #[derive(Debug)]

@@ -14,13 +14,12 @@ use axum::response::Response;
 use tokio::net::TcpListener;
 use wxauth::clock::SystemClock;
 use wxauth::config::{Secret, SecretSource};
-use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
 use wxauth::sessions::Sessions;
 use wxauth::store::{Store, dynamo::DynamoStore, memory::MemoryStore};
 use wxauth::wechat::{self, WechatClient};
 
 use crate::dev::{DEV_ROUTES, Dev};
-use crate::gateway::{Answer, Functions, Gateway};
+use crate::gateway::{Answer, Gateway};
 use crate::settings::{Options, Settings, StoreChoice, Wechat};
 use crate::simulator::Simulator;
 
@@ -150,15 +149,7 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
         }
     };
 
-    let functions = Functions {
-        login: LoginHandler::new(wechat_client.clone(), sessions.clone()),
-        account: AccountHandler::new(
-            &appid,
-            sessions.clone(),
-            wxauth::bootstrap::tokens(wechat_client, &sessions),
-        ),
-        authorizer: Authorizer::new(sessions),
-    };
+    let functions = wxauth::bootstrap::functions(&appid, &sessions, wechat_client);
     Ok(App {
         gateway: Gateway::new(functions, dev),
         wechat: wechat_line,

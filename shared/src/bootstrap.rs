@@ -11,13 +11,27 @@ use crate::error::ConfigError;
 use crate::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
 use crate::sessions::Sessions;
 use crate::store::dynamo::DynamoStore;
+use crate::tls;
 use crate::token::Tokens;
 use crate::wechat::{self, WechatClient};
 
-/// The AWS SDK configuration: short timeouts (a Lambda must answer within seconds), standard retries.
-/// `AWS_ENDPOINT_URL_DYNAMODB` (standard) points DynamoDB at a local endpoint.
+/// The AWS SDK configuration: short timeouts (a Lambda must answer within seconds), standard retries,
+/// and an HTTP client over the process's shared TLS configuration ([`tls`]: roots compiled in, no
+/// certificate file read). `AWS_ENDPOINT_URL_DYNAMODB` (standard) points DynamoDB at a local endpoint.
 pub async fn aws_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    aws_config_with(sdk_http()).await
+}
+
+fn sdk_http() -> Option<tls::SdkHttp> {
+    tls::SdkHttp::new()
+        .inspect_err(
+            |e| tracing::warn!(error = %e, "shared TLS client unavailable; SDK default used"),
+        )
+        .ok()
+}
+
+async fn aws_config_with(http: Option<tls::SdkHttp>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))
@@ -25,9 +39,20 @@ pub async fn aws_config() -> SdkConfig {
                 .operation_timeout(Duration::from_secs(3))
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(http) = http {
+        loader = loader.http_client(http);
+    }
+    loader.load().await
+}
+
+/// With `WXAUTH_PREWARM=1`: opens the TLS connection to DynamoDB during init ([`tls::preconnect`]).
+async fn prewarm_dynamodb(sdk: &SdkConfig, http: Option<&tls::SdkHttp>) {
+    if let (true, Some(http)) = (tls::prewarm_enabled(), http)
+        && let Some(url) = tls::dynamodb_endpoint(sdk).await
+    {
+        tls::preconnect(http.reqwest(), &url).await;
+    }
 }
 
 /// Reads the app secret: the value itself, or the SSM SecureString parameter, read once.
@@ -46,7 +71,15 @@ pub async fn resolve_secret(source: &SecretSource, sdk: &SdkConfig) -> Result<Se
                 .with_decryption(true)
                 .send()
                 .await
-                .map_err(|e| err(aws_sdk_ssm::error::DisplayErrorContext(&e).to_string()))?;
+                .map_err(|e| {
+                    use aws_sdk_ssm::error::ProvideErrorMetadata;
+                    // A service error is its code and message (ParameterNotFound, AccessDenied...);
+                    // a transport error needs its whole chain to be understood.
+                    err(match e.code() {
+                        Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
+                        None => aws_sdk_ssm::error::DisplayErrorContext(&e).to_string(),
+                    })
+                })?;
             out.parameter()
                 .and_then(|p| p.value())
                 .filter(|v| !v.is_empty())
@@ -67,50 +100,83 @@ fn sessions(config: &Config, sdk: &SdkConfig) -> Sessions {
     )
 }
 
+/// The three functions' handlers, built the one way the Lambda functions build theirs (the local server
+/// and the tests use this so they cannot drift from what is deployed).
+#[derive(Debug, Clone)]
+pub struct Functions {
+    pub login: LoginHandler,
+    pub account: AccountHandler,
+    pub authorizer: Authorizer,
+}
+
+/// Builds [`Functions`] over one store (in `sessions`) and one WeChat client.
+pub fn functions(appid: &str, sessions: &Sessions, wechat: WechatClient) -> Functions {
+    Functions {
+        login: LoginHandler::new(wechat.clone(), sessions.clone()),
+        account: AccountHandler::new(appid, sessions.clone(), tokens(wechat, sessions)),
+        authorizer: Authorizer::new(sessions.clone()),
+    }
+}
+
 /// The access_token provider over the sessions' store.
 pub fn tokens(wechat: WechatClient, sessions: &Sessions) -> Arc<Tokens> {
     Arc::new(Tokens::new(
         wechat,
         sessions.store().clone(),
-        Arc::new(SystemClock),
+        sessions.clock().clone(),
     ))
 }
 
 async fn wechat_client(config: &Config, sdk: &SdkConfig) -> Result<WechatClient, ConfigError> {
-    let secret = resolve_secret(&config.secret, sdk).await?;
     let http = wechat::http_client(config.wechat_timeout).map_err(|e| ConfigError::Invalid {
         name: "TLS",
         reason: e.to_string(),
     })?;
+    let prewarm = async {
+        if tls::prewarm_enabled() {
+            tls::preconnect(&http, &config.api_base).await;
+        }
+    };
+    let (secret, ()) = tokio::join!(resolve_secret(&config.secret, sdk), prewarm);
     Ok(WechatClient::new(
         http,
         &config.api_base,
         &config.appid,
-        secret,
+        secret?,
     ))
 }
 
 /// Builds the login function.
 pub async fn login() -> Result<LoginHandler, ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
-    let sdk = aws_config().await;
-    let wechat = wechat_client(&config, &sdk).await?;
-    Ok(LoginHandler::new(wechat, sessions(&config, &sdk)))
+    let http = sdk_http();
+    let sdk = aws_config_with(http.clone()).await;
+    let (wechat, ()) = tokio::join!(
+        wechat_client(&config, &sdk),
+        prewarm_dynamodb(&sdk, http.as_ref())
+    );
+    Ok(LoginHandler::new(wechat?, sessions(&config, &sdk)))
 }
 
 /// Builds the account (userinfo) function.
 pub async fn account() -> Result<AccountHandler, ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
-    let sdk = aws_config().await;
-    let wechat = wechat_client(&config, &sdk).await?;
+    let http = sdk_http();
+    let sdk = aws_config_with(http.clone()).await;
+    let (wechat, ()) = tokio::join!(
+        wechat_client(&config, &sdk),
+        prewarm_dynamodb(&sdk, http.as_ref())
+    );
     let sessions = sessions(&config, &sdk);
-    let tokens = tokens(wechat, &sessions);
+    let tokens = tokens(wechat?, &sessions);
     Ok(AccountHandler::new(&config.appid, sessions, tokens))
 }
 
 /// Builds the authorizer.
 pub async fn authorizer() -> Result<Authorizer, ConfigError> {
     let config = Config::from_env(Role::Authorizer)?;
-    let sdk = aws_config().await;
+    let http = sdk_http();
+    let sdk = aws_config_with(http.clone()).await;
+    prewarm_dynamodb(&sdk, http.as_ref()).await;
     Ok(Authorizer::new(sessions(&config, &sdk)))
 }

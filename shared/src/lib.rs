@@ -15,6 +15,7 @@ pub mod logging;
 pub mod routes;
 pub mod sessions;
 pub mod store;
+pub mod tls;
 pub mod token;
 pub mod web;
 pub mod wechat;

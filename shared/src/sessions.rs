@@ -79,6 +79,10 @@ impl Sessions {
         self.clock.now()
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Creates a session for a successful code exchange: a fresh skey from the OS CSPRNG, stored only as
     /// its SHA-256, written together with the user's newest session_key.
     pub async fn create(

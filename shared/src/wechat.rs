@@ -23,14 +23,15 @@ pub struct CodeSession {
     pub unionid: Option<String>,
 }
 
-/// Builds the HTTP client used for WeChat: rustls, a connect timeout and a total timeout. Created once.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// Builds the HTTP client used for WeChat: the process's shared rustls configuration ([`crate::tls`]),
+/// a connect timeout and a total timeout. Created once.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, crate::tls::Error> {
+    Ok(crate::tls::reqwest_builder()?
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(2)))
         .pool_idle_timeout(Duration::from_secs(50))
         .user_agent(concat!("wxauth/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .build()?)
 }
 
 /// Client of the WeChat server APIs for one mini program.

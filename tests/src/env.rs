@@ -77,12 +77,13 @@ impl Env {
             Secret::new(SECRET),
         );
         let tokens = Arc::new(Tokens::new(wechat.clone(), store.clone(), clock.clone()));
+        let functions = wxauth::bootstrap::functions(APPID, &sessions, wechat);
         Env {
             backend,
-            login: LoginHandler::new(wechat, sessions.clone()),
-            account: AccountHandler::new(APPID, sessions.clone(), tokens.clone()),
+            login: functions.login,
+            account: functions.account,
+            authorizer: functions.authorizer,
             tokens,
-            authorizer: Authorizer::new(sessions.clone()),
             sim,
             wx_url,
             clock,
