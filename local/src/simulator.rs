@@ -513,13 +513,16 @@ impl Simulator {
             "country": "China",
             "avatarUrl": format!("https://thirdwx.qlogo.cn/mmopen/vi_32/{}/132", user.openid),
         });
-        let mut full = public.clone();
-        full["openId"] = json!(user.openid);
+        let mut rest = public.clone();
         if let Some(u) = &user.unionid {
-            full["unionId"] = json!(u);
+            rest["unionId"] = json!(u);
         }
-        full["watermark"] = json!({"timestamp": unix_now(), "appid": self.appid});
-        self.seal(&session_key, &full.to_string())
+        rest["watermark"] = json!({"timestamp": unix_now(), "appid": self.appid});
+        // openId first, as WeChat sends it: the first block (the one a chosen iv could alter, CBC having
+        // no MAC) is then the openId the server checks.
+        let rest = rest.to_string();
+        let full = format!("{{\"openId\":{},{}", json!(user.openid), &rest[1..]);
+        self.seal(&session_key, &full)
             .map(|(encrypted_data, iv)| {
                 let raw_data = public.to_string();
                 UserData {

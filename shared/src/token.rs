@@ -98,7 +98,18 @@ impl Tokens {
                 .await
                 .map_err(store_error)?;
             if leased || started.elapsed() >= MAX_WAIT {
-                let fresh = self.refresh(leased).await?;
+                let fresh = match self.refresh(leased).await {
+                    Ok(fresh) => fresh,
+                    Err(e) => {
+                        if leased {
+                            // Let the next caller try at once instead of waiting for the lease to lapse.
+                            if let Err(release) = self.store.release_token_lease(appid, &self.owner).await {
+                                tracing::warn!(error = %release, "cannot release the access_token lease");
+                            }
+                        }
+                        return Err(e);
+                    }
+                };
                 *memory = Some(fresh.clone());
                 return Ok(fresh.token);
             }

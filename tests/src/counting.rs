@@ -158,6 +158,11 @@ impl Store for CountingStore {
         self.write(1)?;
         self.inner.lease_token(appid, owner, now, until).await
     }
+    async fn release_token_lease(&self, appid: &str, owner: &str) -> Result<(), StoreError> {
+        self.note("release_token_lease");
+        self.write(1)?;
+        self.inner.release_token_lease(appid, owner).await
+    }
     async fn put_token(
         &self,
         appid: &str,

@@ -201,7 +201,8 @@ fn actions_of(method: &str) -> &'static [&'static str] {
         "create_session" => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
         "get_session" | "get_user" | "get_token" => &["dynamodb:GetItem"],
         "touch_session" | "save_profile" | "save_phone" | "claim_key_check" | "lease_token"
-        | "put_token" => &["dynamodb:UpdateItem"],
+        | "put_token"
+        | "release_token_lease" => &["dynamodb:UpdateItem"],
         "delete_session" => &["dynamodb:DeleteItem"],
         "delete_sessions_of" => &["dynamodb:Query", "dynamodb:DeleteItem"],
         other => panic!("unknown store method {other}: map it to its IAM actions"),

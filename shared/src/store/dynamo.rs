@@ -425,6 +425,21 @@ impl Store for DynamoStore {
         conditional("lease_token", res)
     }
 
+    async fn release_token_lease(&self, appid: &str, owner: &str) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(token_pk(appid)))
+            .update_expression("REMOVE lease_owner, lease_until")
+            .condition_expression("lease_owner = :o")
+            .expression_attribute_values(":o", s(owner))
+            .send()
+            .await;
+        // Not ours any more: nothing to release.
+        conditional("release_token_lease", res).map(|_| ())
+    }
+
     async fn put_token(
         &self,
         appid: &str,

@@ -248,6 +248,20 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn release_token_lease(&self, appid: &str, owner: &str) -> Result<(), StoreError> {
+        self.with(|d| {
+            Ok(match d.tokens.get_mut(appid) {
+                Some(rec) if rec.lease_owner.as_deref() == Some(owner) => {
+                    rec.lease_owner = None;
+                    rec.lease_until = None;
+                    true
+                }
+                _ => false,
+            })
+        })
+        .map(|_| ())
+    }
+
     async fn put_token(
         &self,
         appid: &str,

@@ -171,6 +171,9 @@ pub trait Store: Send + Sync {
         until: i64,
     ) -> Result<bool, StoreError>;
 
+    /// Gives the lease up without a token (the refresh failed), so the next caller may try at once.
+    async fn release_token_lease(&self, appid: &str, owner: &str) -> Result<(), StoreError>;
+
     /// Stores a token fetched under the lease and releases it; false (nothing written) when `owner`
     /// no longer holds the lease.
     async fn put_token(
