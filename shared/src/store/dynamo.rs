@@ -227,6 +227,10 @@ impl Store for DynamoStore {
 
         self.client
             .transact_write_items()
+            // Idempotent retries: if an attempt times out after DynamoDB applied it, the SDK's retry
+            // with the same token succeeds instead of failing its own condition (a stored session
+            // reported as a failed login).
+            .client_request_token(&session.sid)
             .transact_items(TransactWriteItem::builder().put(put).build())
             .transact_items(TransactWriteItem::builder().update(update).build())
             .send()
