@@ -9,6 +9,7 @@ use crate::clock::SystemClock;
 use crate::config::{Config, Role, Secret, SecretSource};
 use crate::error::ConfigError;
 use crate::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
+use crate::sdk_http;
 use crate::sessions::Sessions;
 use crate::store::dynamo::DynamoStore;
 use crate::tls;
@@ -22,15 +23,15 @@ pub async fn aws_config() -> SdkConfig {
     aws_config_with(sdk_http()).await
 }
 
-fn sdk_http() -> Option<tls::SdkHttp> {
-    tls::SdkHttp::new()
+fn sdk_http() -> Option<sdk_http::SdkHttp> {
+    sdk_http::SdkHttp::new()
         .inspect_err(
             |e| tracing::warn!(error = %e, "shared TLS client unavailable; SDK default used"),
         )
         .ok()
 }
 
-async fn aws_config_with(http: Option<tls::SdkHttp>) -> SdkConfig {
+async fn aws_config_with(http: Option<sdk_http::SdkHttp>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -47,9 +48,9 @@ async fn aws_config_with(http: Option<tls::SdkHttp>) -> SdkConfig {
 }
 
 /// With `WXAUTH_PREWARM=1`: opens the TLS connection to DynamoDB during init ([`tls::preconnect`]).
-async fn prewarm_dynamodb(sdk: &SdkConfig, http: Option<&tls::SdkHttp>) {
+async fn prewarm_dynamodb(sdk: &SdkConfig, http: Option<&sdk_http::SdkHttp>) {
     if let (true, Some(http)) = (tls::prewarm_enabled(), http)
-        && let Some(url) = tls::dynamodb_endpoint(sdk).await
+        && let Some(url) = sdk_http::dynamodb_endpoint(sdk).await
     {
         tls::preconnect(http.reqwest(), &url).await;
     }

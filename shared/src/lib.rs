@@ -4,6 +4,7 @@
 //! around this crate: each builds its handler once ([`bootstrap`]) and hands requests to it
 //! ([`handlers`]). Modules have one job each.
 
+#[cfg(feature = "aws")]
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
@@ -13,6 +14,8 @@ pub mod handlers;
 pub mod identity;
 pub mod logging;
 pub mod routes;
+#[cfg(feature = "aws")]
+pub mod sdk_http;
 pub mod sessions;
 pub mod store;
 pub mod tls;

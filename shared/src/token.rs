@@ -103,7 +103,9 @@ impl Tokens {
                     Err(e) => {
                         if leased {
                             // Let the next caller try at once instead of waiting for the lease to lapse.
-                            if let Err(release) = self.store.release_token_lease(appid, &self.owner).await {
+                            if let Err(release) =
+                                self.store.release_token_lease(appid, &self.owner).await
+                            {
                                 tracing::warn!(error = %release, "cannot release the access_token lease");
                             }
                         }

@@ -1,6 +1,7 @@
 //! Session storage: the data model, the [`Store`] trait, and its two implementations
 //! ([`memory::MemoryStore`] and [`dynamo::DynamoStore`]).
 
+#[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod memory;
 pub mod schema;

@@ -1,6 +1,7 @@
 //! The one description of the DynamoDB table. `template.yaml` must declare the same (a test checks), and
 //! the local server creates tables from it.
 
+#[cfg(feature = "aws")]
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
@@ -56,6 +57,7 @@ pub fn table_schema() -> TableSchema {
     }
 }
 
+#[cfg(feature = "aws")]
 /// Creates the table (pay per request) with its index and TTL, as `template.yaml` declares it.
 /// An existing table is left as it is.
 pub async fn create_table(
