@@ -522,16 +522,15 @@ impl Simulator {
         // no MAC) is then the openId the server checks.
         let rest = rest.to_string();
         let full = format!("{{\"openId\":{},{}", json!(user.openid), &rest[1..]);
-        self.seal(&session_key, &full)
-            .map(|(encrypted_data, iv)| {
-                let raw_data = public.to_string();
-                UserData {
-                    signature: crypto::sign_raw_data(&raw_data, &session_key),
-                    raw_data,
-                    encrypted_data,
-                    iv,
-                }
-            })
+        self.seal(&session_key, &full).map(|(encrypted_data, iv)| {
+            let raw_data = public.to_string();
+            UserData {
+                signature: crypto::sign_raw_data(&raw_data, &session_key),
+                raw_data,
+                encrypted_data,
+                iv,
+            }
+        })
     }
 
     /// Encrypts a payload as WeChat does (AES-128-CBC, PKCS#7, a fresh iv): `(encryptedData, iv)`.

@@ -467,15 +467,27 @@ async fn a_failed_refresh_releases_its_lease() {
     for backend in BACKENDS {
         let env = Env::new(backend).await;
         let skey = env.login_as("alice").await;
-        let phone = |code: String| Req::new("POST", "/phone").skey(&skey).json(&json!({"code": code}));
+        let phone = |code: String| {
+            Req::new("POST", "/phone")
+                .skey(&skey)
+                .json(&json!({"code": code}))
+        };
         env.sim.set_fault(Some(Fault::Status(502)));
-        let (status, out) = env.call(phone(env.sim.mint_phone_code("13800138000"))).await;
+        let (status, out) = env
+            .call(phone(env.sim.mint_phone_code("13800138000")))
+            .await;
         assert_eq!((status, code(&out)), (503, "WECHAT_UNAVAILABLE"));
         env.sim.set_fault(None);
         // The clock is frozen: a lease left behind would make this wait for the lease to lapse.
         let started = std::time::Instant::now();
-        let (status, _) = env.call(phone(env.sim.mint_phone_code("13800138000"))).await;
+        let (status, _) = env
+            .call(phone(env.sim.mint_phone_code("13800138000")))
+            .await;
         assert_eq!(status, 200, "{backend:?}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{backend:?}: waited {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{backend:?}: waited {:?}",
+            started.elapsed()
+        );
     }
 }

@@ -200,7 +200,11 @@ fn actions_of(method: &str) -> &'static [&'static str] {
     match method {
         "create_session" => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
         "get_session" | "get_user" | "get_token" => &["dynamodb:GetItem"],
-        "touch_session" | "save_profile" | "save_phone" | "claim_key_check" | "lease_token"
+        "touch_session"
+        | "save_profile"
+        | "save_phone"
+        | "claim_key_check"
+        | "lease_token"
         | "put_token"
         | "release_token_lease" => &["dynamodb:UpdateItem"],
         "delete_session" => &["dynamodb:DeleteItem"],
