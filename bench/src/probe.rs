@@ -101,7 +101,7 @@ pub fn run(port: u16, ca: &std::path::Path, runs: usize) -> Result<TlsProbe, Str
 /// the first GetItem and a second one (against the benchmark's moto proxy).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SdkProbe {
-    /// `wxauth::tls::SdkHttp::new()` alone (TLS configuration and reqwest client), first call.
+    /// `wxauth::sdk_http::SdkHttp::new()` alone (TLS configuration and reqwest client), first call.
     #[serde(default)]
     pub sdk_http_ms: f64,
     pub tokio_runtime_ms: f64,
@@ -125,7 +125,7 @@ pub fn sdk_child(table: &str) -> Result<SdkProbe, String> {
     wxauth::logging::init(wxauth::logging::Format::Json);
     p.logging_ms = ms(t);
     let t = Instant::now();
-    let http = wxauth::tls::SdkHttp::new().map_err(|e| e.to_string())?;
+    let http = wxauth::sdk_http::SdkHttp::new().map_err(|e| e.to_string())?;
     p.sdk_http_ms = ms(t);
     drop(http);
     rt.block_on(async {
