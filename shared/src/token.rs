@@ -19,11 +19,13 @@ use crate::wechat::WechatClient;
 
 /// Renew this many seconds before expiry.
 pub const REFRESH_MARGIN: i64 = 300;
-/// How long a refresh lease is held at most (a crashed refresher blocks no one longer than this).
-pub const LEASE_SECONDS: i64 = 10;
-/// How long an instance waits for another instance's refresh before doing it itself.
-const MAX_WAIT: Duration = Duration::from_secs(3);
-const POLL: Duration = Duration::from_millis(100);
+/// How long a refresh lease is held at most: longer than one refresh can take (a WeChat call is cut at
+/// 5 s), so a live refresher is never overtaken; a crashed one blocks no one longer than this.
+pub const LEASE_SECONDS: i64 = 8;
+/// How long an instance waits for another instance's refresh before doing it itself. As long as the
+/// lease, so that only a refresher that died makes a second call (a lapsed lease is also taken over).
+const MAX_WAIT: Duration = Duration::from_secs(LEASE_SECONDS as u64);
+const POLL: Duration = Duration::from_millis(150);
 
 /// The access_token provider of one function instance.
 pub struct Tokens {
@@ -97,17 +99,31 @@ impl Tokens {
                 .lease_token(appid, &self.owner, now, now + LEASE_SECONDS)
                 .await
                 .map_err(store_error)?;
+            if leased {
+                // Another instance may have stored its token between our read and our lease (storing
+                // a token ends that instance's lease). Holding the lease, nobody else can store one,
+                // so one more read settles it.
+                let record = self.store.get_token(appid).await;
+                let stored = match record {
+                    Ok(r) => r.and_then(|r| r.token).filter(|t| usable(t, now, rejected)),
+                    Err(e) => {
+                        self.release(appid).await;
+                        return Err(store_error(e));
+                    }
+                };
+                if let Some(t) = stored {
+                    self.release(appid).await;
+                    *memory = Some(t.clone());
+                    return Ok(t.token);
+                }
+            }
             if leased || started.elapsed() >= MAX_WAIT {
                 let fresh = match self.refresh(leased).await {
                     Ok(fresh) => fresh,
                     Err(e) => {
                         if leased {
                             // Let the next caller try at once instead of waiting for the lease to lapse.
-                            if let Err(release) =
-                                self.store.release_token_lease(appid, &self.owner).await
-                            {
-                                tracing::warn!(error = %release, "cannot release the access_token lease");
-                            }
+                            self.release(appid).await;
                         }
                         return Err(e);
                     }
@@ -116,6 +132,13 @@ impl Tokens {
                 return Ok(fresh.token);
             }
             tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Gives up our lease (if we still hold it), so the next caller need not wait for it to lapse.
+    async fn release(&self, appid: &str) {
+        if let Err(e) = self.store.release_token_lease(appid, &self.owner).await {
+            tracing::warn!(error = %e, "cannot release the access_token lease");
         }
     }
 

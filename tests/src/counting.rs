@@ -33,6 +33,9 @@ pub struct CountingStore {
     inner: Arc<dyn Store>,
     pub counts: Arc<Counts>,
     pub down: AtomicBool,
+    /// The next this many `get_token` calls answer as if no token were stored yet: a read that raced
+    /// with another instance storing its token.
+    pub stale_token_reads: AtomicUsize,
     /// The names of the store methods called so far.
     pub methods: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
@@ -43,6 +46,7 @@ impl CountingStore {
             inner,
             counts: Arc::default(),
             down: AtomicBool::new(false),
+            stale_token_reads: AtomicUsize::new(0),
             methods: Default::default(),
         }
     }
@@ -145,7 +149,16 @@ impl Store for CountingStore {
     async fn get_token(&self, appid: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.note("get_token");
         self.read()?;
-        self.inner.get_token(appid).await
+        let record = self.inner.get_token(appid).await?;
+        let stale = self
+            .stale_token_reads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        Ok(if stale {
+            record.map(|r| TokenRecord { token: None, ..r })
+        } else {
+            record
+        })
     }
     async fn lease_token(
         &self,

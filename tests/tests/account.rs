@@ -5,11 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
 use wxauth::clock::ManualClock;
 use wxauth::crypto;
+use wxauth::store::Store;
 use wxauth::token::{REFRESH_MARGIN, Tokens};
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::{Fault, TokenPolicy};
+
+use wxauth_tests::counting::CountingStore;
 use wxauth_tests::env::{APPID, BACKENDS, Backend, Env, SECRET, START};
 use wxauth_tests::events::{Req, code};
 use wxauth_tests::logs;
@@ -362,6 +366,48 @@ async fn concurrent_cold_starts_share_one_refresh() {
             "{backend:?}: exactly one refresh"
         );
         env.sim.set_fault(None);
+    }
+}
+
+#[tokio::test]
+async fn a_token_stored_just_before_our_lease_is_used_not_refreshed() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let make = |store: Arc<dyn Store>| {
+            let wechat = WechatClient::new(
+                http_client(Duration::from_secs(5)).expect("c"),
+                &env.wx_url,
+                APPID,
+                wxauth::config::Secret::new(SECRET),
+            );
+            Tokens::new(wechat, store, Arc::new(ManualClock::new(START)))
+        };
+        // Instance A refreshes and stores its token, which ends its lease.
+        let first = make(env.store.clone()).get().await.expect("token");
+        assert_eq!(env.sim.calls("stable_token"), 1);
+        // Instance B read the table just before A stored it: it saw no token, and A's lease is gone,
+        // so B's lease succeeds. It must find A's token, not call WeChat again.
+        let counting = Arc::new(CountingStore::new(env.store.clone()));
+        counting.stale_token_reads.store(1, Ordering::SeqCst);
+        let second = make(counting.clone()).get().await.expect("token");
+        assert_eq!(second, first, "{backend:?}: A's token is shared");
+        assert_eq!(
+            env.sim.calls("stable_token"),
+            1,
+            "{backend:?}: no second refresh"
+        );
+        assert!(
+            counting.called().contains(&"release_token_lease"),
+            "{backend:?}: B gave its lease back"
+        );
+        // The lease is free again: a third instance that needs a refresh can take it at once.
+        let record = env
+            .store
+            .get_token(APPID)
+            .await
+            .expect("read")
+            .expect("rec");
+        assert_eq!(record.lease_owner, None, "{backend:?}");
     }
 }
 
