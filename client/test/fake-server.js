@@ -12,6 +12,7 @@
  * - knobs: revoke(), expireInFunction(), expireSessionKey(), failNext(), loginDelayMs, rotateSessionKey.
  */
 const http = require('node:http');
+const net = require('node:net');
 const crypto = require('node:crypto');
 
 const APPID = 'wxfakeappid00000';
@@ -383,8 +384,18 @@ function startFakeServer(options = {}) {
   });
 }
 
-/** A port on 127.0.0.1 where nothing listens (bound then released). */
-function closedPort() {
+/**
+ * A port on 127.0.0.1 where nothing listens. A port bound then released could be handed by the OS to a
+ * server of another test file running at the same time; port 1 (tcpmux) is privileged, never handed out
+ * as an ephemeral port, and unused on development and CI machines. Checked, with the old way as fallback.
+ */
+async function closedPort() {
+  const refused = await new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port: 1 });
+    socket.on('connect', () => { socket.destroy(); resolve(false); });
+    socket.on('error', (err) => resolve(err.code === 'ECONNREFUSED'));
+  });
+  if (refused) return 1;
   return new Promise((resolve, reject) => {
     const s = http.createServer();
     s.on('error', reject);

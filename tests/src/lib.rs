@@ -4,6 +4,7 @@
 
 pub mod bins;
 pub mod counting;
+pub mod dead;
 pub mod dynamo;
 pub mod env;
 pub mod events;

@@ -255,15 +255,9 @@ async fn store_failures_deny_for_every_shape() {
         );
     }
     // And against a real, unreachable DynamoDB endpoint.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("a")
-        .port();
-    let dead = wxauth::store::dynamo::DynamoStore::new(
-        wxauth_tests::dynamo::client_for(&format!("http://127.0.0.1:{port}")),
-        "t",
-    );
+    let down = wxauth_tests::dead::DeadPort::new();
+    let dead =
+        wxauth::store::dynamo::DynamoStore::new(wxauth_tests::dynamo::client_for(&down.url()), "t");
     let authorizer = Authorizer::new(Sessions::new(
         Arc::new(dead),
         Arc::new(wxauth::clock::SystemClock),

@@ -615,13 +615,8 @@ async fn throttled_writes_change_nothing() {
 #[tokio::test]
 async fn unreachable_dynamodb_is_503_and_deny() {
     // A port nothing listens on.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        drop(l);
-        format!("http://127.0.0.1:{port}")
-    };
-    let w = World::new(&dead).await;
+    let down = wxauth_tests::dead::DeadPort::new();
+    let w = World::new(&down.url()).await;
     let started = Instant::now();
     assert_code(&w.login("alice").await, 503, "STORE_UNAVAILABLE");
     let skey = wxauth::crypto::generate_skey().expect("rng");

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wxauth_local::simulator::Simulator;
+use wxauth_tests::dead::DeadPort;
 use wxauth_tests::env::{APPID, SECRET};
 use wxauth_tests::events::{self, Req};
 use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome};
@@ -187,17 +188,10 @@ async fn missing_configuration_stops_the_function_at_init_with_a_clear_message()
 #[tokio::test]
 async fn authorizer_binary_fails_closed_when_dynamodb_is_down() {
     let d = deployed().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("b")
-        .local_addr()
-        .expect("a")
-        .port();
+    let dead = DeadPort::new();
     let mut env = d.env.clone();
     env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL_DYNAMODB");
-    env.push((
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        format!("http://127.0.0.1:{port}"),
-    ));
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB", dead.url()));
     let (rt, auth) = start("authorizer", &env).await;
     let skey = wxauth::crypto::generate_skey().expect("rng");
     match rt

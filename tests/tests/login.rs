@@ -11,6 +11,7 @@ use wxauth::sessions::Sessions;
 use wxauth::store::dynamo::DynamoStore;
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::Fault;
+use wxauth_tests::dead::DeadPort;
 use wxauth_tests::dynamo;
 use wxauth_tests::env::{APPID, BACKENDS, Backend, Env, SECRET, START, TTL};
 use wxauth_tests::events::{Req, code, parts};
@@ -244,14 +245,10 @@ async fn wechat_faults_are_unavailable_and_never_retried() {
 async fn unreachable_wechat_is_unavailable() {
     let env = Env::new(Backend::Memory).await;
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let dead = DeadPort::new();
     let wechat = WechatClient::new(
         http_client(Duration::from_secs(2)).expect("client"),
-        &format!("http://127.0.0.1:{port}"),
+        &dead.url(),
         APPID,
         Secret::new(SECRET),
     );
@@ -264,12 +261,8 @@ async fn unreachable_wechat_is_unavailable() {
 #[tokio::test]
 async fn store_down_is_store_unavailable() {
     let env = Env::new(Backend::Memory).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let dead = DynamoStore::new(dynamo::client_for(&format!("http://127.0.0.1:{port}")), "t");
+    let down = DeadPort::new();
+    let dead = DynamoStore::new(dynamo::client_for(&down.url()), "t");
     let sessions = Sessions::new(Arc::new(dead), env.clock.clone(), TTL, 3600);
     let wechat = WechatClient::new(
         http_client(Duration::from_secs(2)).expect("c"),
