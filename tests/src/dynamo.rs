@@ -33,6 +33,18 @@ pub fn client() -> Client {
     client_for(&endpoint())
 }
 
+/// The environment of a wxauth process (the local server) that keeps its sessions in `table` on the
+/// DynamoDB API at `endpoint`, with the tests' dummy credentials.
+pub fn process_env<'a>(table: &'a str, endpoint: &'a str) -> [(&'static str, &'a str); 5] {
+    [
+        ("SESSION_TABLE", table),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]
+}
+
 /// A new, empty table with the schema of `wxauth::store::schema` (one per test: tests run in parallel).
 pub async fn fresh_table(client: &Client) -> String {
     let name = format!(

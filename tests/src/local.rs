@@ -57,7 +57,8 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-fn capture(child: &mut Child) -> Arc<Mutex<String>> {
+/// Collects the child's stdout and stderr, line by line, into one string.
+pub(crate) fn capture(child: &mut Child) -> Arc<Mutex<String>> {
     let output = Arc::new(Mutex::new(String::new()));
     let pipes: [Option<Box<dyn AsyncRead + Unpin + Send>>; 2] = [
         child
@@ -102,6 +103,18 @@ impl LocalServer {
                 f.status, f.output
             ),
         }
+    }
+
+    /// Starts `wxauth-local` in real-WeChat mode against the WeChat API at `wx_url` (a fake one), with
+    /// the test app's credentials and `extra` variables.
+    pub async fn with_wechat(wx_url: &str, extra: &[(&str, &str)]) -> LocalServer {
+        let mut env = vec![
+            ("WX_APPID", crate::env::APPID),
+            ("WX_SECRET", crate::env::SECRET),
+            ("WX_API_BASE", wx_url),
+        ];
+        env.extend_from_slice(extra);
+        LocalServer::start(&[], &env).await
     }
 
     /// Starts the server and waits for its banner, or for it to exit.

@@ -231,31 +231,7 @@ impl FunctionProcess {
         }
         let started = Instant::now();
         let mut child = cmd.spawn().expect("function starts");
-        let logs = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let logs = logs.clone();
-            tokio::spawn(async move {
-                use tokio::io::AsyncBufReadExt;
-                let mut lines = tokio::io::BufReader::new(pipe).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut l = logs.lock().unwrap_or_else(|p| p.into_inner());
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
+        let logs = crate::local::capture(&mut child);
         FunctionProcess {
             child,
             started,

@@ -1174,12 +1174,7 @@ async fn bad_input_in_simulator_mode() {
 async fn bad_encrypted_data_with_a_known_session_key() {
     let sim = Simulator::new(APPID, SECRET);
     let url = sim.spawn().await.expect("simulator");
-    let env = [
-        ("WX_APPID", APPID),
-        ("WX_SECRET", SECRET),
-        ("WX_API_BASE", url.as_str()),
-    ];
-    let server = LocalServer::start(&[], &env).await;
+    let server = LocalServer::with_wechat(&url, &[]).await;
     let live = server.login_with(&sim.mint_code("alice")).await;
     server.login_with(&sim.mint_code("bob")).await;
     let alice = sim.openid_for("alice");

@@ -650,14 +650,7 @@ async fn local_server_with_failing_dynamodb_answers_503_and_recovers() {
     let proxy = Proxy::start(dynamo::endpoint()).await;
     let moto = dynamo::client();
     let table = dynamo::fresh_table(&moto).await;
-    let env = [
-        ("SESSION_TABLE", table.as_str()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", proxy.url.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    let server = LocalServer::start(&[], &env).await;
+    let server = LocalServer::start(&[], &dynamo::process_env(&table, &proxy.url)).await;
     let skey = server.login_as("alice").await;
     let me = server.call("GET", "/me", Some(&skey), None).await;
     assert_eq!(me.status, 200, "{}", me.text);
@@ -691,13 +684,7 @@ async fn local_server_with_failing_dynamodb_answers_503_and_recovers() {
 async fn local_server_with_failing_wechat_answers_503_and_keeps_serving() {
     let sim = Simulator::new(APPID, SECRET);
     let url = sim.spawn().await.expect("simulator");
-    let env = [
-        ("WX_APPID", APPID),
-        ("WX_SECRET", SECRET),
-        ("WX_API_BASE", url.as_str()),
-        ("WX_TIMEOUT_MS", "300"),
-    ];
-    let server = LocalServer::start(&[], &env).await;
+    let server = LocalServer::with_wechat(&url, &[("WX_TIMEOUT_MS", "300")]).await;
     let skey = server.login_with(&sim.mint_code("alice")).await;
     let mut seen = HashSet::new();
     for name in WECHAT_FAULTS {

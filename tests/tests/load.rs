@@ -262,14 +262,7 @@ async fn load_with_dynamodb() {
     let moto = dynamo::client();
     let table = dynamo::fresh_table(&moto).await;
     let endpoint = dynamo::endpoint();
-    let env = [
-        ("SESSION_TABLE", table.as_str()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    let server = LocalServer::start(&[], &env).await;
+    let server = LocalServer::start(&[], &dynamo::process_env(&table, &endpoint)).await;
     run_load(&server, "dynamodb-moto", clients, rounds).await;
     let (status, output) = server.stop().await;
     assert!(status.success(), "{output}");

@@ -45,20 +45,6 @@ fn other_method(path: &str) -> &'static str {
         .expect("a method without route")
 }
 
-fn moto_env(table: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("SESSION_TABLE", table.to_string()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo::endpoint()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-    ]
-}
-
-fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
 #[tokio::test]
 async fn simulator_mode_serves_the_whole_flow() {
     let server = LocalServer::start(&[], &[]).await;
@@ -418,13 +404,7 @@ async fn each_request_is_logged_in_one_line() {
 async fn real_wechat_mode_uses_wx_api_base() {
     let sim = Simulator::new(APPID, SECRET);
     let url = sim.spawn().await.expect("simulator");
-    let env = [
-        ("WX_APPID", APPID),
-        ("WX_SECRET", SECRET),
-        ("WX_API_BASE", url.as_str()),
-        ("RUST_LOG", "debug"),
-    ];
-    let server = LocalServer::start(&[], &env).await;
+    let server = LocalServer::with_wechat(&url, &[("RUST_LOG", "debug")]).await;
     let banner = server.output();
     assert!(banner.contains(&format!("WeChat API {url}")), "{banner}");
     assert!(!banner.contains("simulator mode"), "{banner}");
@@ -556,15 +536,16 @@ async fn dynamodb_store_with_create_table() {
             .to_lowercase()
             .replace(['-', '_'], "x")
     );
-    let env = moto_env(&table);
+    let endpoint = dynamo::endpoint();
+    let env = dynamo::process_env(&table, &endpoint);
 
     // No table and no --create-table: refused at start-up.
-    let (status, output) = LocalServer::run_to_exit(&[], &pairs(&env)).await;
+    let (status, output) = LocalServer::run_to_exit(&[], &env).await;
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(output.contains("does not exist"), "{output}");
     assert!(output.contains("--create-table"), "{output}");
 
-    let server = LocalServer::start(&["--create-table"], &pairs(&env)).await;
+    let server = LocalServer::start(&["--create-table"], &env).await;
     let banner = server.output();
     assert!(
         banner.contains(&format!("DynamoDB table {table} at {}", dynamo::endpoint())),
@@ -603,7 +584,7 @@ async fn dynamodb_store_with_create_table() {
     assert!(status.success(), "{output}");
 
     // Restart on the same table: the session is still there.
-    let server = LocalServer::start(&["--create-table"], &pairs(&env)).await;
+    let server = LocalServer::start(&["--create-table"], &env).await;
     assert!(
         server.output().contains("(already there)"),
         "{}",
@@ -716,12 +697,7 @@ async fn signals_stop_the_server_cleanly() {
 async fn a_request_in_flight_finishes_before_the_stop() {
     let sim = Simulator::new(APPID, SECRET);
     let url = sim.spawn().await.expect("simulator");
-    let env = [
-        ("WX_APPID", APPID),
-        ("WX_SECRET", SECRET),
-        ("WX_API_BASE", url.as_str()),
-    ];
-    let mut server = LocalServer::start(&[], &env).await;
+    let mut server = LocalServer::with_wechat(&url, &[]).await;
     sim.set_fault(Some(Fault::Delay(Duration::from_millis(1500))));
     let code = sim.mint_code("ivan");
     let (url, http) = (

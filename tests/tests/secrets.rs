@@ -238,14 +238,8 @@ fn url_encode(s: &str) -> String {
 async fn nothing_leaks_with_the_memory_store_at_trace_level() {
     let sim = Simulator::new(APPID, SECRET);
     let url = sim.spawn().await.expect("simulator");
-    let env = [
-        ("WX_APPID", APPID),
-        ("WX_SECRET", SECRET),
-        ("WX_API_BASE", url.as_str()),
-        ("WX_TIMEOUT_MS", "500"),
-        ("RUST_LOG", "trace"),
-    ];
-    let server = LocalServer::start(&[], &env).await;
+    let server =
+        LocalServer::with_wechat(&url, &[("WX_TIMEOUT_MS", "500"), ("RUST_LOG", "trace")]).await;
     let seen = full_flow(&server, &sim).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (status, output) = server.stop().await;
@@ -264,19 +258,14 @@ async fn nothing_leaks_with_dynamodb_at_debug_level() {
     let moto = dynamo::client();
     let table = dynamo::fresh_table(&moto).await;
     let endpoint = dynamo::endpoint();
-    let env = [
-        ("WX_APPID", APPID),
-        ("WX_SECRET", SECRET),
-        ("WX_API_BASE", url.as_str()),
-        ("WX_TIMEOUT_MS", "500"),
-        ("RUST_LOG", "debug"),
-        ("SESSION_TABLE", table.as_str()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    let server = LocalServer::start(&[], &env).await;
+    let server = LocalServer::with_wechat(
+        &url,
+        &[("WX_TIMEOUT_MS", "500"), ("RUST_LOG", "debug")]
+            .into_iter()
+            .chain(dynamo::process_env(&table, &endpoint))
+            .collect::<Vec<_>>(),
+    )
+    .await;
     let seen = full_flow(&server, &sim).await;
     let (status, output) = server.stop().await;
     assert!(status.success(), "{output}");
