@@ -35,7 +35,7 @@ async fn aws_config_with(http: Option<sdk_http::SdkHttp>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
+                .connect_timeout(sdk_http::SDK_CONNECT_TIMEOUT)
                 .operation_attempt_timeout(Duration::from_millis(1500))
                 .operation_timeout(Duration::from_secs(3))
                 .build(),

@@ -13,8 +13,9 @@ use aws_smithy_types::body::SdkBody;
 
 use crate::tls::{Error, reqwest_builder};
 
-/// Connect timeout of the SDK's connections (DynamoDB, SSM): a Lambda must answer within seconds.
-const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Connect timeout of the SDK's connections (DynamoDB, SSM): a Lambda must answer within seconds. Also
+/// given to the SDK's timeout configuration, for the SDK's own client when this one is unavailable.
+pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The DynamoDB endpoint the SDK will use with `sdk`: the one of `AWS_ENDPOINT_URL_DYNAMODB` or
 /// `AWS_ENDPOINT_URL`, or the regional one resolved by the SDK's own rules.
@@ -102,10 +103,11 @@ impl HttpConnector for SdkConnector {
             if let Some(t) = read_timeout {
                 builder = builder.timeout(t);
             }
-            let resp = builder.send().await.map_err(connector_error)?;
+            let mut resp = builder.send().await.map_err(connector_error)?;
             let status = resp.status();
             let version = resp.version();
-            let headers = resp.headers().clone();
+            // Moved out, not copied: reading the body needs only the body.
+            let headers = std::mem::take(resp.headers_mut());
             let body = resp.bytes().await.map_err(connector_error)?;
             let mut out = http::Response::new(SdkBody::from(body));
             *out.status_mut() = status;
