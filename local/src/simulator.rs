@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+use wxauth::clock::{Clock, SystemClock};
 use wxauth::crypto;
 
 /// How long a minted code stays valid.
@@ -207,20 +208,19 @@ pub fn wx_error(errcode: i64, errmsg: &str) -> Response {
 impl Simulator {
     /// A simulator for one mini program (`appid`, `secret`); users get a unionid.
     pub fn new(appid: &str, secret: &str) -> Arc<Self> {
-        Arc::new(Simulator {
-            appid: appid.to_string(),
-            secret: secret.to_string(),
-            with_unionid: true,
-            state: Mutex::new(State_::default()),
-        })
+        Simulator::build(appid, secret, true)
     }
 
     /// A simulator whose users have no unionid (an app not bound to an Open Platform account).
     pub fn without_unionid(appid: &str, secret: &str) -> Arc<Self> {
+        Simulator::build(appid, secret, false)
+    }
+
+    fn build(appid: &str, secret: &str, with_unionid: bool) -> Arc<Self> {
         Arc::new(Simulator {
             appid: appid.to_string(),
             secret: secret.to_string(),
-            with_unionid: false,
+            with_unionid,
             state: Mutex::new(State_::default()),
         })
     }
@@ -386,7 +386,7 @@ impl Simulator {
                     "purePhoneNumber": pure,
                     // Documented as a string, sent as a number.
                     "countryCode": country.parse::<i64>().unwrap_or(86),
-                    "watermark": {"timestamp": unix_now(), "appid": self.appid}
+                    "watermark": {"timestamp": SystemClock.now(), "appid": self.appid}
                 }
             }),
         )
@@ -517,7 +517,7 @@ impl Simulator {
         if let Some(u) = &user.unionid {
             rest["unionId"] = json!(u);
         }
-        rest["watermark"] = json!({"timestamp": unix_now(), "appid": self.appid});
+        rest["watermark"] = json!({"timestamp": SystemClock.now(), "appid": self.appid});
         // openId first, as WeChat sends it: the first block (the one a chosen iv could alter, CBC having
         // no MAC) is then the openId the server checks.
         let rest = rest.to_string();
@@ -535,12 +535,7 @@ impl Simulator {
 
     /// Encrypts a payload as WeChat does (AES-128-CBC, PKCS#7, a fresh iv): `(encryptedData, iv)`.
     pub fn seal(&self, session_key: &str, plaintext: &str) -> Option<(String, String)> {
-        let mut iv = [0u8; 16];
-        let random = crypto::random_base64::<16>().ok()?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(random)
-            .ok()?;
-        iv.copy_from_slice(decoded.get(..16)?);
+        let iv = crypto::decode_iv(&crypto::random_base64::<16>().ok()?).ok()?;
         let ct = crypto::encrypt(session_key, plaintext.as_bytes(), &iv).ok()?;
         Some((crypto::base64_encode(&ct), crypto::base64_encode(&iv)))
     }
@@ -594,13 +589,6 @@ impl Simulator {
         tokio::spawn(self.clone().serve(listener));
         Ok(url)
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 async fn jscode2session(

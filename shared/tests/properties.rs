@@ -2,7 +2,7 @@
 //! signatures, the skey shape, WeChat's answers. None of them may panic on any input.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use wxauth::crypto::{self, Expect, SKEY_BYTES, SKEY_LEN};
@@ -10,16 +10,8 @@ use wxauth::error::{CryptoError, WechatError};
 
 const APPID: &str = "wx4f4bc4dec97d474b";
 
-fn key_of(bytes: &[u8; 16]) -> String {
-    STANDARD.encode(bytes)
-}
-
 /// A WeChat user-info payload in WeChat's own key order: openId first, some text fields, the watermark
 /// last. (`json!` would sort the keys; WeChat's order matters for the tampering property below.)
-fn payload(openid: &str, nick: &str, city: &str, gender: i64) -> Value {
-    serde_json::from_str(&payload_text(openid, nick, city, gender)).expect("valid JSON")
-}
-
 fn payload_text(openid: &str, nick: &str, city: &str, gender: i64) -> String {
     let s = |v: &str| serde_json::to_string(v).expect("string");
     format!(
@@ -45,7 +37,7 @@ proptest! {
         iv in any::<[u8; 16]>(),
         plain in proptest::collection::vec(any::<u8>(), 0..600),
     ) {
-        let key = key_of(&key);
+        let key = crypto::base64_encode(&key);
         let ct = crypto::encrypt(&key, &plain, &iv).expect("a 16-byte key encrypts");
         prop_assert_eq!(ct.len() % 16, 0);
         prop_assert!(ct.len() > plain.len() && ct.len() <= plain.len() + 16);
@@ -64,10 +56,10 @@ proptest! {
         city in "[a-zA-Z ]{0,20}",
         gender in 0i64..3,
     ) {
-        let key = key_of(&key);
-        let sealed = payload(&openid, &nick, &city, gender);
-        let ct = crypto::encrypt(&key, payload_text(&openid, &nick, &city, gender).as_bytes(), &iv)
-            .expect("encrypt");
+        let key = crypto::base64_encode(&key);
+        let text = payload_text(&openid, &nick, &city, gender);
+        let sealed: Value = serde_json::from_str(&text).expect("valid JSON");
+        let ct = crypto::encrypt(&key, text.as_bytes(), &iv).expect("encrypt");
         let (enc, iv_b64) = (crypto::base64_encode(&ct), crypto::base64_encode(&iv));
         let expect = Expect { appid: APPID, openid: Some(&openid) };
         let opened = crypto::open_user_data(&key, &enc, &iv_b64, expect).expect("opens");
@@ -109,7 +101,7 @@ proptest! {
         position in any::<prop::sample::Index>(),
         mask in 1u8..=255,
     ) {
-        let key = key_of(&key);
+        let key = crypto::base64_encode(&key);
         let sealed = payload_text(&openid, &nick, "Shenzhen", 1);
         let ct = crypto::encrypt(&key, sealed.as_bytes(), &iv).expect("encrypt");
         let mut all = iv.to_vec();
@@ -138,7 +130,7 @@ proptest! {
         byte in 2usize..16,
         mask in 1u8..=255,
     ) {
-        let key = key_of(&key);
+        let key = crypto::base64_encode(&key);
         // First block: `{"nickName":"Ab` (nickName first, not WeChat's order).
         let plain = format!(r#"{{"nickName":"AbCdEfGh","openId":"{openid}","watermark":{{"appid":"{APPID}"}}}}"#);
         let ct = crypto::encrypt(&key, plain.as_bytes(), &iv).expect("encrypt");
@@ -162,7 +154,7 @@ proptest! {
         extra in proptest::collection::vec(any::<u8>(), 1..40),
         iv_len in 0usize..40,
     ) {
-        let key_b64 = key_of(&key);
+        let key_b64 = crypto::base64_encode(&key);
         let sealed = payload_text(&openid, "n", "c", 0);
         let ct = crypto::encrypt(&key_b64, sealed.as_bytes(), &iv).expect("encrypt");
         let iv_b64 = crypto::base64_encode(&iv);
@@ -175,7 +167,7 @@ proptest! {
         extended.extend_from_slice(&extra);
         prop_assert_eq!(open(&key_b64, &extended, &iv_b64), Err(CryptoError::DecryptFailed));
         if other_key != key {
-            prop_assert_eq!(open(&key_of(&other_key), &ct, &iv_b64), Err(CryptoError::DecryptFailed));
+            prop_assert_eq!(open(&crypto::base64_encode(&other_key), &ct, &iv_b64), Err(CryptoError::DecryptFailed));
         }
         let odd_iv = crypto::base64_encode(&vec![7u8; iv_len]);
         let want = if iv_len == 16 { Err(CryptoError::DecryptFailed) } else { Err(CryptoError::Malformed("iv")) };
