@@ -30,13 +30,13 @@ use wxauth::config::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::dynamo::DynamoStore;
 use wxauth_local::simulator::Simulator;
+use wxauth_tests::env::APPID;
 use wxauth_tests::events::{self, Req};
 use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome};
 
 use crate::proxy::{Certs, Proxy};
 use crate::report::{Expected, Mode, Results, Run, Sizes};
 
-const APPID: &str = "wx4f4bc4dec97d474b";
 const SECRET: &str = "wxauth-bench-app-secret-51c2e0";
 
 #[derive(Debug, Clone)]
@@ -215,8 +215,9 @@ impl World {
         let sessions_api = Sessions::new(
             Arc::new(DynamoStore::new(client, &table)),
             Arc::new(SystemClock),
-            7 * 86400,
-            2 * 86400,
+            // What the functions use: the bench sets no SESSION_* variables.
+            wxauth::config::DEFAULT_SESSION_TTL,
+            wxauth::config::DEFAULT_SESSION_IDLE,
         );
         let mut sessions = Vec::new();
         for i in 0..8 {
@@ -242,11 +243,13 @@ impl World {
         })
     }
 
+    /// The TLS proxies, in the modes that use them.
+    fn tls(&self, mode: Mode) -> Option<&TlsWorld> {
+        self.tls.as_ref().filter(|_| mode.tls())
+    }
+
     fn dynamo(&self, mode: Mode) -> &Proxy {
-        match (&self.tls, mode.tls()) {
-            (Some(t), true) => &t.dynamo,
-            _ => &self.dynamo_http,
-        }
+        self.tls(mode).map_or(&self.dynamo_http, |t| &t.dynamo)
     }
 
     fn env(&self, mode: Mode) -> Vec<(&'static str, String)> {
@@ -256,12 +259,11 @@ impl World {
             ("WX_SECRET", SECRET.to_string()),
             ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamo(mode).url.clone()),
         ];
-        match (&self.tls, mode.tls()) {
-            (Some(t), true) => {
-                env.push(("WX_API_BASE", t.wechat.url.clone()));
-                env.push(("WXAUTH_TLS_EXTRA_ROOTS", t.ca.display().to_string()));
-            }
-            _ => env.push(("WX_API_BASE", self.sim_url.clone())),
+        if let Some(t) = self.tls(mode) {
+            env.push(("WX_API_BASE", t.wechat.url.clone()));
+            env.push(("WXAUTH_TLS_EXTRA_ROOTS", t.ca.display().to_string()));
+        } else {
+            env.push(("WX_API_BASE", self.sim_url.clone()));
         }
         if mode == Mode::TlsPrewarm {
             env.push(("WXAUTH_PREWARM", "1".to_string()));
@@ -326,13 +328,16 @@ async fn cold_start(
     seq: &mut usize,
 ) -> Result<Run, String> {
     let dynamo = world.dynamo(mode);
-    dynamo.take();
-    let wechat = world.tls.as_ref().filter(|_| mode.tls()).map(|t| &t.wechat);
-    let upstream = || wechat.map_or(0, |w| w.take().upstream_us);
-    upstream();
+    let wechat = world.tls(mode).map(|t| &t.wechat);
+    // What reached DynamoDB (and WeChat's time) since the last call.
+    let take = || {
+        let mut tally = dynamo.take();
+        tally.upstream_us += wechat.map_or(0, |w| w.take().upstream_us);
+        tally
+    };
+    take();
     let runtime = FakeRuntime::start().await;
     let env = world.env(mode);
-    let env: Vec<(&str, String)> = env.into_iter().collect();
     let first_event = world.event(f, *seq);
     *seq += 1;
     let process = FunctionProcess::spawn(bin, &runtime, &env);
@@ -344,8 +349,7 @@ async fn cold_start(
     let first_next = runtime
         .first_next()
         .ok_or_else(|| fail("never polled".into(), &process))?;
-    let mut first_tally = dynamo.take();
-    first_tally.upstream_us += upstream();
+    let first_tally = take();
     let mut warm_ms = Vec::with_capacity(warm);
     let mut warm_tallies = Vec::with_capacity(warm);
     for _ in 0..warm {
@@ -355,9 +359,7 @@ async fn cold_start(
         let outcome = runtime.invoke(event).await;
         warm_ms.push(ms(t0.elapsed()));
         succeeded(f, &outcome).map_err(|e| fail(e, &process))?;
-        let mut tally = dynamo.take();
-        tally.upstream_us += upstream();
-        warm_tallies.push(tally);
+        warm_tallies.push(take());
     }
     let rss_kib = process.pid().and_then(vm_hwm_kib).unwrap_or(0);
     let started = process.started;

@@ -35,6 +35,13 @@ pub struct Tally {
     pub upstream_us: u64,
 }
 
+impl Tally {
+    /// [`Tally::upstream_us`] in milliseconds.
+    pub fn upstream_ms(&self) -> f64 {
+        self.upstream_us as f64 / 1000.0
+    }
+}
+
 struct ProxyState {
     upstream: String,
     client: reqwest::Client,

@@ -88,6 +88,17 @@ pub struct Run {
     pub warm_tallies: Vec<Tally>,
 }
 
+impl Run {
+    /// Each warm answer's time without the time its requests spent in the store and WeChat (measured at
+    /// the proxies): the same work cold or warm, and the noisiest part of an answer on this machine.
+    fn warm_net(&self) -> impl Iterator<Item = f64> + '_ {
+        self.warm_ms
+            .iter()
+            .zip(&self.warm_tallies)
+            .map(|(w, t)| w - t.upstream_ms())
+    }
+}
+
 /// Sizes of one binary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileSizes {
@@ -251,31 +262,19 @@ impl Results {
             .iter()
             .map(|(function, request, mode, expected, runs)| {
                 let col = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
-                let warm_all: Vec<f64> = runs.iter().flat_map(|r| r.warm_ms.clone()).collect();
-                // Store and WeChat time (measured at the proxies) taken out of both sides: the same
-                // work cold or warm, and the noisiest part of an answer on this machine.
-                let up = |t: &Tally| t.upstream_us as f64 / 1000.0;
-                let cold_cost = col(&|r| {
-                    let warm_net: Vec<f64> = r
-                        .warm_ms
-                        .iter()
-                        .zip(&r.warm_tallies)
-                        .map(|(w, t)| w - up(t))
-                        .collect();
-                    r.total_ms - up(&r.first_tally) - Stat::of(&warm_net).median
-                });
-                let warm_net: Vec<f64> = runs
+                let warm_all: Vec<f64> = runs
                     .iter()
-                    .flat_map(|r| {
-                        r.warm_ms
-                            .iter()
-                            .zip(&r.warm_tallies)
-                            .map(|(w, t)| w - up(t))
-                    })
+                    .flat_map(|r| r.warm_ms.iter().copied())
                     .collect();
+                // Store and WeChat time taken out of both sides (see `Run::warm_net`).
+                let cold_cost = col(&|r| {
+                    let warm_net: Vec<f64> = r.warm_net().collect();
+                    r.total_ms - r.first_tally.upstream_ms() - Stat::of(&warm_net).median
+                });
+                let warm_net: Vec<f64> = runs.iter().flat_map(Run::warm_net).collect();
                 let upstream: Vec<f64> = runs
                     .iter()
-                    .flat_map(|r| r.warm_tallies.iter().map(up))
+                    .flat_map(|r| r.warm_tallies.iter().map(Tally::upstream_ms))
                     .collect();
                 let calls_ok = runs.iter().all(|r| {
                     expected.matches(&r.first_tally)
