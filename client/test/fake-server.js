@@ -5,11 +5,24 @@
  * user-data crypto (sha1 signature, AES-128-CBC with the session_key). The e2e test can run against it too
  * (test/unit/e2e-harness.test.js does), which keeps that test honest while the real local server is built.
  *
+ * What the server issues being built add (issues 12, 13, 15, 16), as their contracts say:
+ * - `POST /login {code, appid}`: `appid` checked against `options.appids` when given (else ignored, as the
+ *   single-app server does) -> 400 UNKNOWN_APP; `uid` in the answer with `options.accounts`;
+ * - `POST /avatar` (skey): multipart, the file in the part `file`, PNG/JPEG/WebP by their bytes, else
+ *   400 INVALID_AVATAR; over 1 MiB 413 PAYLOAD_TOO_LARGE; answers {user} with an avatarUrl this server
+ *   serves at GET /avatars/<hash>.<ext>; `PUT /profile` takes nickName and/or avatarUrl;
+ * - 429 RATE_LIMITED with `Retry-After`;
+ * - JWT mode (`options.jwt`): POST /login also answers {token, token_expires_in}; POST /token (public,
+ *   X-WX-Skey checked by the function: 401 SESSION_EXPIRED) answers a fresh token; GET /me and the app's
+ *   own routes want `Authorization: Bearer` (the JWT authorizer: 401 {"message":"Unauthorized"}); wxauth's
+ *   state-changing routes keep the skey.
+ *
  * Beyond the contract, for tests:
  * - `?delay=MS` on any route waits before answering (to make requests overlap on purpose);
- * - `POST /avatar` (skey) accepts a multipart upload and answers {url}: the kind of upload route an app
- *   adds next to wxauth (wxauth itself stores no files);
- * - knobs: revoke(), expireInFunction(), expireSessionKey(), failNext(), loginDelayMs, rotateSessionKey.
+ * - the app's own routes behind the same authorizer: GET /orders, DELETE /orders/:id (its own business 403
+ *   `{"code":40301,"msg":"not your order"}` for any id but 1), POST /files (an upload answering {url, size});
+ * - knobs: revoke(), expireInFunction(), expireSessionKey(), expireTokens(), failNext(), loginDelayMs,
+ *   rotateSessionKey.
  */
 const http = require('node:http');
 const net = require('node:net');
@@ -18,6 +31,20 @@ const crypto = require('node:crypto');
 const APPID = 'wxfakeappid00000';
 const MAX_BODY = 64 * 1024;
 const MAX_UPLOAD = 1024 * 1024;
+const MAX_AVATAR = 1024 * 1024;
+const MAX_AVATAR_BODY = MAX_AVATAR + 64 * 1024;
+
+/** The image format of `bytes` by its signature, or null: PNG, JPEG, WebP. */
+function imageFormat(bytes) {
+  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+    return { ext: 'png', type: 'image/png' };
+  }
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return { ext: 'jpg', type: 'image/jpeg' };
+  if (bytes.length >= 12 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP') {
+    return { ext: 'webp', type: 'image/webp' };
+  }
+  return null;
+}
 
 function b64url(buf) {
   return buf.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -49,10 +76,11 @@ function decrypt(encryptedData, ivB64, sessionKey) {
 }
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, headers) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.headers = headers || {};
   }
 }
 
@@ -86,6 +114,14 @@ function startFakeServer(options = {}) {
     loginDelayMs: options.loginDelayMs || 0,
     /** Whether each login gives the user a new session_key (WeChat may do so on any wx.login). */
     rotateSessionKey: options.rotateSessionKey !== false,
+    /** JWT mode (issue 16): login answers a session JWT, GET /me and the app's routes want it. */
+    jwt: options.jwt === true,
+    tokenTtl: options.tokenTtl || 600,
+    /** Multi-app (issue 12): the appids served; null = single app, `appid` ignored. */
+    appids: options.appids || null,
+    accounts: options.accounts === true,
+    tokens: new Map(), // token -> {skey, openid, expiresAt}
+    avatars: new Map(), // name -> {content, type}
     codes: new Map(), // code -> user name (fresh codes from /dev/code)
     usedCodes: new Set(),
     phoneCodes: new Map(), // code -> phone number
@@ -106,10 +142,27 @@ function startFakeServer(options = {}) {
     return code;
   }
 
-  function send(res, status, body) {
+  function send(res, status, body, headers = {}) {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(status, Object.assign({ 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }, headers));
     res.end(text);
+  }
+
+  function uidOf(openid) {
+    return 'u' + b64url(crypto.createHash('sha256').update('uid:' + openid).digest()).slice(0, 21);
+  }
+
+  function issueToken(skey) {
+    const session = state.sessions.get(skey);
+    const value = 'jwt.' + b64url(crypto.randomBytes(24)) + '.sig';
+    state.tokens.set(value, { skey, openid: session.openid, expiresAt: Date.now() + state.tokenTtl * 1000 });
+    return { token: value, token_expires_in: state.tokenTtl };
+  }
+
+  function liveSession(skey) {
+    const session = skey ? state.sessions.get(skey) : null;
+    if (!session || session.revoked || session.expiresAt <= Date.now()) return null;
+    return session;
   }
 
   function readBody(req, limit) {
@@ -158,18 +211,32 @@ function startFakeServer(options = {}) {
   function gateway(req) {
     const skey = req.headers['x-wx-skey'];
     if (!skey) return { answer: [401, { message: 'Unauthorized' }] };
-    const session = state.sessions.get(skey);
-    if (!session || session.revoked || session.expiresAt <= Date.now()) return { answer: [403, { message: 'Forbidden' }] };
+    const session = liveSession(skey);
+    if (!session) return { answer: [403, { message: 'Forbidden' }] };
     return { session, user: state.users.get(session.openid) };
+  }
+
+  /** API Gateway's JWT authorizer: 401 {"message":"Unauthorized"} for a missing, unknown or expired token. */
+  function jwtGateway(req) {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization || '');
+    const claims = m ? state.tokens.get(m[1]) : null;
+    if (!claims || claims.expiresAt <= Date.now()) return { answer: [401, { message: 'Unauthorized' }] };
+    // A token outlives its session (issue 16: documented bound): the claims are all the backend gets.
+    return { session: state.sessions.get(claims.skey), user: state.users.get(claims.openid), token: m[1] };
   }
 
   const routes = {
     'POST /login': async (ctx) => {
-      const code = requireString(jsonBody(ctx.body), 'code');
+      const body = jsonBody(ctx.body);
+      const code = requireString(body, 'code');
+      if (body.appid !== undefined) requireString(body, 'appid');
+      if (state.appids && body.appid !== undefined && !state.appids.includes(body.appid)) {
+        throw new ApiError(400, 'UNKNOWN_APP', 'this deployment does not serve ' + body.appid);
+      }
       if (state.loginDelayMs) await new Promise((r) => setTimeout(r, state.loginDelayMs));
       if (code === 'invalid-code') throw new ApiError(400, 'INVALID_CODE', 'invalid code (40029)');
       if (code === 'blocked-user') throw new ApiError(403, 'USER_BLOCKED', 'high risk user (40226)');
-      if (code === 'rate-limited') throw new ApiError(429, 'RATE_LIMITED', 'too many logins (45011)');
+      if (code === 'rate-limited') throw new ApiError(429, 'RATE_LIMITED', 'too many logins (45011)', { 'Retry-After': '30' });
       if (code === 'system-busy') throw new ApiError(503, 'WECHAT_BUSY', 'system busy (-1)');
       if (state.usedCodes.has(code)) throw new ApiError(400, 'CODE_USED', 'code been used (40163)');
       if (!state.codes.has(code)) throw new ApiError(400, 'INVALID_CODE', 'invalid code (40029)');
@@ -186,9 +253,21 @@ function startFakeServer(options = {}) {
       user.sessionKeyExpired = false;
       const skey = b64url(crypto.randomBytes(32));
       state.sessions.set(skey, {
-        openid, expiresAt: Date.now() + state.expiresIn * 1000, revoked: false, expireInFunction: false
+        openid, expiresAt: Date.now() + state.expiresIn * 1000, revoked: false, expireInFunction: false,
+        appid: body.appid || null
       });
-      return [200, { skey, expires_in: state.expiresIn }];
+      const answer = { skey, expires_in: state.expiresIn };
+      if (state.accounts) answer.uid = uidOf(openid);
+      if (state.jwt) Object.assign(answer, issueToken(skey));
+      return [200, answer];
+    },
+
+    // Public route (issue 16): the function checks the skey itself, with one read.
+    'POST /token': (ctx) => {
+      if (!state.jwt) throw new ApiError(404, 'NOT_FOUND', 'no such route (skey mode)');
+      const session = liveSession(ctx.skey);
+      if (!session || session.expireInFunction) throw new ApiError(401, 'SESSION_EXPIRED', 'session expired');
+      return [200, issueToken(ctx.skey)];
     },
 
     'POST /userinfo': { auth: true, handler: (ctx) => {
@@ -210,14 +289,16 @@ function startFakeServer(options = {}) {
       return [200, { user: ctx.user.profile }];
     } },
 
-    'GET /me': { auth: true, handler: (ctx) => [200, {
-      openid: ctx.user.openid, unionid: null, user: ctx.user.profile, phone: ctx.user.phone
-    }] },
+    'GET /me': { auth: 'app', handler: (ctx) => {
+      const answer = { openid: ctx.user.openid, unionid: null, user: ctx.user.profile, phone: ctx.user.phone };
+      if (state.accounts) answer.uid = uidOf(ctx.user.openid);
+      return [200, answer];
+    } },
 
     'POST /logout': { auth: true, handler: (ctx) => {
       const body = jsonBody(ctx.body, { optional: true });
       let revoked = 0;
-      if (body.all === true) {
+      if (body.all === true || body.account === true) {
         for (const s of state.sessions.values()) {
           if (s.openid === ctx.user.openid && !s.revoked) {
             s.revoked = true;
@@ -233,13 +314,24 @@ function startFakeServer(options = {}) {
 
     'PUT /profile': { auth: true, handler: (ctx) => {
       const body = jsonBody(ctx.body);
-      const nickName = typeof body.nickName === 'string' ? body.nickName.trim() : '';
-      const avatarUrl = body.avatarUrl;
-      if (!nickName || nickName.length > 64) throw new ApiError(400, 'INVALID_PROFILE', 'nickName: 1 to 64 characters');
-      if (typeof avatarUrl !== 'string' || !/^https:\/\/\S+$/.test(avatarUrl) || avatarUrl.length > 1024) {
-        throw new ApiError(400, 'INVALID_PROFILE', 'avatarUrl must be an https URL');
+      if (body.nickName === undefined && body.avatarUrl === undefined) {
+        throw new ApiError(400, 'INVALID_PROFILE', 'nickName and/or avatarUrl');
       }
-      ctx.user.profile = Object.assign({ openId: ctx.user.openid }, ctx.user.profile, { nickName, avatarUrl });
+      const patch = {};
+      if (body.nickName !== undefined) {
+        const nickName = typeof body.nickName === 'string' ? body.nickName.trim() : '';
+        if (!nickName || nickName.length > 64) throw new ApiError(400, 'INVALID_PROFILE', 'nickName: 1 to 64 characters');
+        patch.nickName = nickName;
+      }
+      if (body.avatarUrl !== undefined) {
+        const avatarUrl = body.avatarUrl;
+        const own = typeof avatarUrl === 'string' && avatarUrl.startsWith(ctx.baseUrl + '/avatars/');
+        if (typeof avatarUrl !== 'string' || !(own || /^https:\/\/\S+$/.test(avatarUrl)) || avatarUrl.length > 1024) {
+          throw new ApiError(400, 'INVALID_PROFILE', 'avatarUrl must be an https URL');
+        }
+        patch.avatarUrl = avatarUrl;
+      }
+      ctx.user.profile = Object.assign({ openId: ctx.user.openid, nickName: '微信用户', avatarUrl: '' }, ctx.user.profile, patch);
       return [200, { user: ctx.user.profile }];
     } },
 
@@ -287,26 +379,79 @@ function startFakeServer(options = {}) {
       return [200, { code }];
     },
 
-    'POST /avatar': { auth: true, upload: true, handler: (ctx) => {
+    // wxauth's avatar route (issue 15): skey, multipart, the file in the part `file`.
+    'POST /avatar': { auth: true, upload: MAX_AVATAR_BODY, handler: (ctx) => {
+      const form = parseMultipart(ctx.body, ctx.req.headers['content-type']);
+      const files = form.files.filter((f) => f.name === 'file');
+      if (files.length !== 1) throw new ApiError(400, 'BAD_REQUEST', 'exactly one file part named "file"');
+      const file = files[0];
+      if (file.content.length > MAX_AVATAR) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'avatar over 1 MiB');
+      const format = imageFormat(file.content);
+      if (!format) throw new ApiError(400, 'INVALID_AVATAR', 'not a PNG, JPEG or WebP image');
+      const name = crypto.createHash('sha256').update(file.content).digest('hex').slice(0, 16) + '.' + format.ext;
+      state.avatars.set(name, { content: file.content, type: format.type });
+      state.uploads.push({ skey: ctx.skey, fields: form.fields, name: file.name, filename: file.filename, content: file.content });
+      ctx.user.profile = Object.assign({ openId: ctx.user.openid, nickName: '微信用户' }, ctx.user.profile,
+        { avatarUrl: ctx.baseUrl + '/avatars/' + name });
+      return [200, { user: ctx.user.profile }];
+    } },
+
+    'GET /avatars/:name': (ctx) => {
+      const avatar = state.avatars.get(ctx.params.name);
+      if (!avatar) throw new ApiError(404, 'NOT_FOUND', 'no such avatar');
+      return { raw: avatar.content, type: avatar.type };
+    },
+
+    // The app's own API behind the same authorizer (not wxauth's): what request() mostly talks to.
+    'GET /orders': { auth: 'app', handler: () => [200, [{ id: '1', total: 99 }]] },
+    'DELETE /orders/:id': { auth: 'app', handler: (ctx) => {
+      if (ctx.params.id === '1') return [200, { deleted: '1' }];
+      return [403, { code: 40301, msg: 'not your order' }, { 'X-Request-Id': 'req-' + ctx.params.id }];
+    } },
+    'POST /files': { auth: 'app', upload: MAX_UPLOAD, handler: (ctx) => {
       const form = parseMultipart(ctx.body, ctx.req.headers['content-type']);
       const file = form.files[0];
       if (!file) throw new ApiError(400, 'BAD_REQUEST', 'no file part');
       const digest = crypto.createHash('sha256').update(file.content).digest('hex');
       state.uploads.push({ skey: ctx.skey, fields: form.fields, name: file.name, filename: file.filename, content: file.content });
-      return [200, { url: 'https://cdn.example.com/avatars/' + digest.slice(0, 16) + '.png', size: file.content.length }];
+      return [200, { url: 'https://cdn.example.com/files/' + digest.slice(0, 16) + '.png', size: file.content.length }];
     } }
   };
 
+  /** The route for METHOD path: exact keys first, then keys with `:param` segments. */
+  function findRoute(method, pathname) {
+    const exact = routes[method + ' ' + pathname];
+    if (exact) return { route: exact, params: {} };
+    const parts = pathname.split('/');
+    for (const key of Object.keys(routes)) {
+      const [m, pattern] = key.split(' ');
+      if (m !== method || !pattern.includes(':')) continue;
+      const want = pattern.split('/');
+      if (want.length !== parts.length) continue;
+      const params = {};
+      if (want.every((w, i) => (w.startsWith(':') ? (params[w.slice(1)] = decodeURIComponent(parts[i]), parts[i] !== '') : w === parts[i]))) {
+        return { route: routes[key], params };
+      }
+    }
+    return null;
+  }
+
+  function knownPath(pathname) {
+    return ['GET', 'POST', 'PUT', 'DELETE'].some((m) => findRoute(m, pathname));
+  }
+
   async function handle(req, res) {
     const url = new URL(req.url, 'http://127.0.0.1');
-    const key = req.method + ' ' + url.pathname;
-    const route = routes[key];
+    const found = findRoute(req.method, url.pathname);
+    const route = found && found.route;
     const spec = typeof route === 'function' ? { handler: route } : route;
-    const body = await readBody(req, spec && spec.upload ? MAX_UPLOAD : MAX_BODY);
+    const body = await readBody(req, spec && spec.upload ? spec.upload : MAX_BODY);
     const delay = Number(url.searchParams.get('delay') || 0);
     if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 5000)));
     const skey = req.headers['x-wx-skey'] || null;
-    state.log.push({ method: req.method, path: url.pathname, skey, body: body.toString('utf8') });
+    state.log.push({
+      method: req.method, path: url.pathname, skey, authorization: req.headers.authorization || null, body: body.toString('utf8')
+    });
 
     const scriptedIndex = state.scripted.findIndex((s) => s.method === req.method && s.path === url.pathname);
     if (scriptedIndex >= 0) {
@@ -314,33 +459,40 @@ function startFakeServer(options = {}) {
       s.times -= 1;
       if (s.times <= 0) state.scripted.splice(scriptedIndex, 1);
       if (typeof s.body === 'string') {
-        res.writeHead(s.status, { 'Content-Type': 'text/html' });
+        res.writeHead(s.status, Object.assign({ 'Content-Type': 'text/html' }, s.headers));
         res.end(s.body);
       } else {
-        send(res, s.status, s.body);
+        send(res, s.status, s.body, s.headers);
       }
       return;
     }
 
     if (!spec) {
-      const known = Object.keys(routes).some((k) => k.split(' ')[1] === url.pathname);
-      if (known) throw new ApiError(405, 'METHOD_NOT_ALLOWED', 'method not allowed');
+      if (knownPath(url.pathname)) throw new ApiError(405, 'METHOD_NOT_ALLOWED', 'method not allowed');
       throw new ApiError(404, 'NOT_FOUND', 'no such route');
     }
-    const ctx = { req, body, skey };
+    const ctx = { req, body, skey, params: found.params, baseUrl: serverUrl };
     if (spec.auth) {
-      const g = gateway(req);
+      // In JWT mode GET /me and the app's routes are behind the JWT authorizer; wxauth's others keep the skey.
+      const g = spec.auth === 'app' && state.jwt ? jwtGateway(req) : gateway(req);
       if (g.answer) {
         send(res, g.answer[0], g.answer[1]);
         return;
       }
-      if (g.session.expireInFunction) throw new ApiError(401, 'SESSION_EXPIRED', 'session expired');
+      if (!g.token && g.session.expireInFunction) throw new ApiError(401, 'SESSION_EXPIRED', 'session expired');
       ctx.session = g.session;
       ctx.user = g.user;
     }
-    const [status, answer] = await spec.handler(ctx);
-    send(res, status, answer);
+    const result = await spec.handler(ctx);
+    if (result && result.raw) {
+      res.writeHead(200, { 'Content-Type': result.type, 'X-Content-Type-Options': 'nosniff', 'Content-Length': result.raw.length });
+      res.end(result.raw);
+      return;
+    }
+    const [status, answer, headers] = result;
+    send(res, status, answer, headers);
   }
+  let serverUrl = '';
 
   function requests(method, pathname) {
     return state.log.filter((r) => r.method === method && r.path === pathname);
@@ -348,7 +500,7 @@ function startFakeServer(options = {}) {
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err) => {
-      if (err instanceof ApiError) send(res, err.status, { error: { code: err.code, message: err.message } });
+      if (err instanceof ApiError) send(res, err.status, { error: { code: err.code, message: err.message } }, err.headers);
       else send(res, 500, { error: { code: 'INTERNAL', message: String(err && err.message) } });
     });
   });
@@ -357,8 +509,9 @@ function startFakeServer(options = {}) {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address();
+      serverUrl = 'http://127.0.0.1:' + port;
       resolve({
-        url: 'http://127.0.0.1:' + port,
+        url: serverUrl,
         state,
         mintCode,
         openidOf,
@@ -371,9 +524,11 @@ function startFakeServer(options = {}) {
         expireInFunction: (skey) => { state.sessions.get(skey).expireInFunction = true; },
         /** WeChat's checksession now fails for this skey's user: SESSION_KEY_EXPIRED until the next login. */
         expireSessionKey: (skey) => { state.users.get(state.sessions.get(skey).openid).sessionKeyExpired = true; },
+        /** Every session JWT issued so far is expired (the JWT authorizer now answers 401). */
+        expireTokens: () => { for (const t of state.tokens.values()) t.expiresAt = 0; },
         /** The next `times` requests to METHOD path get this canned answer (a string body is sent as HTML). */
-        failNext: (method, pathname, status, body, times = 1) => {
-          state.scripted.push({ method, path: pathname, status, body, times });
+        failNext: (method, pathname, status, body, times = 1, headers = {}) => {
+          state.scripted.push({ method, path: pathname, status, body, times, headers });
         },
         close: () => new Promise((r) => {
           server.closeAllConnections();
@@ -406,4 +561,4 @@ async function closedPort() {
   });
 }
 
-module.exports = { startFakeServer, closedPort, APPID, encrypt, sha1Hex };
+module.exports = { startFakeServer, closedPort, APPID, encrypt, sha1Hex, imageFormat };

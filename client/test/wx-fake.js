@@ -12,10 +12,19 @@
  *   answer is always the raw string;
  * - wx.login: calls `codeProvider()` for a fresh code (e2e: POST {base}/dev/code of the local server);
  *   a successful login makes the WeChat login state valid, which wx.checkSession then reports;
- * - storage: values go through JSON like the real storage; getStorageSync of a missing key returns "".
+ * - storage: values go through JSON like the real storage; getStorageSync of a missing key returns "";
+ * - the legal domains: with `domains` (a list of origins), any other URL fails at once with
+ *   `{errMsg: "request:fail url not in domain list", errno: 600002}` (uploadFile: "uploadFile:fail ...");
+ * - `task.abort()` fails the call with errMsg "request:fail abort";
+ * - wx.getAccountInfoSync exists only when the fake is given an `appid` (the e2e test passes
+ *   WXAUTH_E2E_APPID): {miniProgram: {appId, envVersion, version}};
+ * - privacy (base library 2.32.3+): wx.onNeedPrivacyAuthorization(listener) and
+ *   wx.requirePrivacyAuthorize({success, fail}) call the listener with (resolve, {referrer}) until the user
+ *   agreed (`privacyAgreed`), then succeed at once.
  *
  * Knobs for tests: `loginFailure` (errMsg to fail wx.login with), `sessionValid` (what checkSession says),
- * `calls` (how often each API ran) and `log` (every API call in order, with method and path for requests).
+ * `privacyAgreed`, `calls` (how often each API ran) and `log` (every API call in order, with method and path
+ * for requests).
  */
 const fs = require('node:fs');
 const http = require('node:http');
@@ -66,17 +75,28 @@ function httpExchange({ url, method, header, body, timeout, signal }) {
   });
 }
 
+/** The wx-style failure of a URL outside the legal domains, or null. */
+function domainFailure(domains, url, api) {
+  if (!domains) return null;
+  const origin = new URL(url).origin;
+  if (domains.includes(origin)) return null;
+  return { errMsg: api + ':fail url not in domain list', errno: 600002 };
+}
+
 function createWxFake(options = {}) {
   const codeProvider = options.codeProvider;
   const storage = new Map();
-  const calls = { login: 0, request: 0, uploadFile: 0, checkSession: 0 };
+  const calls = { login: 0, request: 0, uploadFile: 0, checkSession: 0, requirePrivacyAuthorize: 0 };
   const log = [];
+  const privacyListeners = [];
 
   const fake = {
     /** errMsg to fail the next wx.login calls with, or null. */
     loginFailure: null,
     /** What wx.checkSession reports; becomes true on every successful wx.login. */
     sessionValid: false,
+    /** Whether the user agreed to the privacy guideline (then privacy-scoped APIs need no popup). */
+    privacyAgreed: false,
     calls,
     log,
     storage,
@@ -121,6 +141,11 @@ function createWxFake(options = {}) {
       }
       log.push({ api: 'request', method, url, path: new URL(url).pathname, header });
       const signal = { onAbort: null };
+      const refused = domainFailure(options.domains, url, 'request');
+      if (refused) {
+        finish(opts, false, refused);
+        return { abort() {}, onHeadersReceived() {}, offHeadersReceived() {} };
+      }
       httpExchange({ url, method, header, body, timeout: opts.timeout || 60000, signal }).then((res) => {
         let parsed = res.text;
         if ((opts.dataType || 'json') === 'json') {
@@ -133,8 +158,8 @@ function createWxFake(options = {}) {
         finish(opts, true, {
           statusCode: res.statusCode, data: parsed, header: res.header, cookies: [], errMsg: 'request:ok'
         });
-      }, (err) => finish(opts, false, { errMsg: 'request:fail ' + err.message, errno: 600001 }));
-      return { abort: () => signal.onAbort && signal.onAbort() };
+      }, (err) => finish(opts, false, { errMsg: 'request:fail ' + err.message, errno: err.message === 'abort' ? 600003 : 600001 }));
+      return { abort: () => signal.onAbort && signal.onAbort(), onHeadersReceived() {}, offHeadersReceived() {} };
     },
 
     uploadFile(opts) {
@@ -143,7 +168,14 @@ function createWxFake(options = {}) {
       log.push({ api: 'uploadFile', method: 'POST', url: opts.url, path: new URL(opts.url).pathname, header });
       const progressListeners = [];
       const signal = { onAbort: null };
+      const refused = domainFailure(options.domains, opts.url, 'uploadFile');
+      if (refused) {
+        finish(opts, false, refused);
+        return { abort() {}, onProgressUpdate() {} };
+      }
+      let aborted = false;
       fs.promises.readFile(opts.filePath).then((content) => {
+        if (aborted) throw new Error('abort');
         const boundary = '----wxfake' + crypto.randomBytes(12).toString('hex');
         const parts = [];
         const formData = opts.formData || {};
@@ -167,9 +199,38 @@ function createWxFake(options = {}) {
         finish(opts, true, { statusCode: res.statusCode, data: res.text, errMsg: 'uploadFile:ok' });
       }, (err) => finish(opts, false, { errMsg: 'uploadFile:fail ' + err.message, errno: 600001 }));
       return {
-        abort: () => signal.onAbort && signal.onAbort(),
+        abort: () => { aborted = true; if (signal.onAbort) signal.onAbort(); },
         onProgressUpdate: (listener) => progressListeners.push(listener)
       };
+    },
+
+    onNeedPrivacyAuthorization(listener) {
+      privacyListeners.push(listener);
+    },
+
+    requirePrivacyAuthorize(opts = {}) {
+      calls.requirePrivacyAuthorize += 1;
+      log.push({ api: 'requirePrivacyAuthorize' });
+      if (fake.privacyAgreed) {
+        finish(opts, true, { errMsg: 'requirePrivacyAuthorize:ok' });
+        return;
+      }
+      const listener = privacyListeners[privacyListeners.length - 1];
+      if (!listener) {
+        // Without a listener WeChat shows its own popup; the fake says the user agreed to it.
+        fake.privacyAgreed = true;
+        finish(opts, true, { errMsg: 'requirePrivacyAuthorize:ok' });
+        return;
+      }
+      later(() => listener((answer) => {
+        const agreed = answer && answer.event === 'agree';
+        if (agreed) fake.privacyAgreed = true;
+        finish(opts, agreed, { errMsg: agreed ? 'requirePrivacyAuthorize:ok' : 'requirePrivacyAuthorize:fail privacy permission is not authorized', errno: agreed ? undefined : 104 });
+      }, { referrer: 'requirePrivacyAuthorize' }));
+    },
+
+    openPrivacyContract(opts = {}) {
+      finish(opts, true, { errMsg: 'openPrivacyContract:ok' });
     },
 
     getStorageSync(key) {
@@ -182,6 +243,9 @@ function createWxFake(options = {}) {
       storage.delete(key);
     }
   };
+  if (options.appid) {
+    fake.getAccountInfoSync = () => ({ miniProgram: { appId: options.appid, envVersion: 'develop', version: '' }, plugin: {} });
+  }
   return fake;
 }
 
