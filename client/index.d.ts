@@ -1,6 +1,8 @@
 // Type definitions for wxauth-client (hand-written; the implementation is index.js).
-// The wx types come from miniprogram-api-typings, which TypeScript mini programs already install.
-/// <reference types="miniprogram-api-typings" />
+//
+// Self-contained on purpose: no `/// <reference types="miniprogram-api-typings" />`. The shapes below are
+// structural, so `wx` and the event types of miniprogram-api-typings 3.x, 4.x and 5.x fit them, and so do
+// Taro's `Taro` and uni-app's `uni`; a project without any of those typings type-checks too.
 
 /** Error codes of the wxauth server (`{"error":{"code":..}}`), see docs/contract.md. */
 export type ServerErrorCode =
@@ -21,21 +23,26 @@ export type ServerErrorCode =
   | 'DECRYPT_FAILED'
   | 'INVALID_PROFILE'
   | 'WECHAT_ERROR'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  | 'INTERNAL';
 
 /** Error codes made by the client, for failures without a server error code. */
 export type ClientErrorCode =
   | 'NETWORK_ERROR'
+  | 'ABORTED'
+  | 'DOMAIN_NOT_ALLOWED'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'NOT_LOGGED_IN'
   | 'LOGIN_FAILED'
   | 'STALE_DATA'
   | 'USER_DENIED'
+  | 'PHONE_QUOTA_EXHAUSTED'
   | 'INVALID_ARGUMENT'
   | 'BAD_RESPONSE'
   | 'HTTP_ERROR';
 
-/** Any `WxAuthError.code`. A newer server may send a code this version does not list. */
+/** Any `WxAuthError.code`. A newer server may send a code this version does not list (e.g. UNKNOWN_APP). */
 export type ErrorCode = ServerErrorCode | ClientErrorCode | (string & {});
 
 /** The server's error codes, as constants (`ErrorCodes.CODE_USED === 'CODE_USED'`). */
@@ -50,9 +57,14 @@ export declare const DEFAULT_STORAGE_KEY: 'wxauth:skey';
 /** Request header that carries the skey: `"X-WX-Skey"`. */
 export declare const SKEY_HEADER: 'X-WX-Skey';
 
+/** Response headers as wx gives them (the server's spelling of the names). */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
 export interface WxAuthErrorExtra {
   status?: number;
   data?: unknown;
+  headers?: ResponseHeaders;
+  retryAfter?: number;
   cause?: unknown;
 }
 
@@ -60,33 +72,71 @@ export interface WxAuthErrorExtra {
 export declare class WxAuthError extends Error {
   constructor(code: ErrorCode, message?: string, extra?: WxAuthErrorExtra);
   readonly name: 'WxAuthError';
-  /** The server's error code, or a client code such as NETWORK_ERROR. */
+  /** The server's error code, a client code such as NETWORK_ERROR, or HTTP_ERROR for your API's own errors. */
   code: ErrorCode;
   /** HTTP status of the answer; 0 when there was no HTTP answer. */
   status: number;
-  /** The response body, when there was one. */
+  /** The response body, when there was one (your API's own error body, as it came). */
   data?: unknown;
+  /** The response headers, when there was an answer. */
+  headers?: ResponseHeaders;
+  /** Seconds to wait, from a Retry-After header (RATE_LIMITED). Never retried by the client itself. */
+  retryAfter?: number;
   /** The underlying failure: a wx `fail` result, the server error behind STALE_DATA... */
   cause?: unknown;
 }
 
-/** The wx APIs the client uses: the global `wx` or anything shaped like it. */
-export type WxLike = Pick<
-  WechatMiniprogram.Wx,
-  'login' | 'request' | 'uploadFile' | 'checkSession' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync'
->;
+/** A function of wx (or Taro, or uni): anything callable with an options object. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type WxFunction = (...args: any[]) => any;
+
+/**
+ * The wx APIs the client uses: the global `wx`, Taro's `Taro`, uni-app's `uni`, or anything shaped like
+ * them (tests, plugins).
+ */
+export interface WxLike {
+  login: WxFunction;
+  request: WxFunction;
+  getStorageSync: WxFunction;
+  setStorageSync: WxFunction;
+  removeStorageSync: WxFunction;
+  uploadFile?: WxFunction;
+  checkSession?: WxFunction;
+  getAccountInfoSync?: WxFunction;
+}
+
+/** What `isSessionDead` gets: the HTTP answer of a call that was refused. */
+export interface SessionDeadResponse {
+  statusCode: number;
+  data: unknown;
+  header: ResponseHeaders;
+}
 
 export interface ClientOptions {
   /** API base URL, e.g. "https://abc.execute-api.ap-east-1.amazonaws.com". */
   baseUrl: string;
   /** Storage key of the session, default "wxauth:skey". */
   storageKey?: string;
-  /** The wx API object, default the global `wx`. */
+  /** The wx API object (or `Taro`, or `uni`), default the global `wx`. */
   wx?: WxLike;
+  /** The appid sent with POST /login; default `wx.getAccountInfoSync().miniProgram.appId` (none: not sent). */
+  appid?: string;
+  /** false: the client never logs in by itself, only `login()` does. Default true. */
+  autoLogin?: boolean;
+  /** 'jwt': use the session JWT for your APIs; 'skey': never. Default: JWT when POST /login answers a token. */
+  authMode?: 'jwt' | 'skey';
+  /**
+   * Whether a refused call means a dead session (log in again, send once more). `byDefault` is the client's
+   * own answer: true only for the gateway's exact 401 `{"message":"Unauthorized"}` / 403
+   * `{"message":"Forbidden"}` and wxauth's 401 SESSION_EXPIRED.
+   */
+  isSessionDead?: (response: SessionDeadResponse, byDefault: boolean) => boolean;
   /** Default timeout (ms) of wx.request / wx.uploadFile. */
   timeout?: number;
   /** Clock in ms, default Date.now (tests). */
   now?: () => number;
+  /** Timer, default the global setTimeout (tests). */
+  setTimeout?: (callback: () => void, ms: number) => unknown;
 }
 
 /** The session as the client keeps it. */
@@ -94,23 +144,70 @@ export interface Session {
   skey: string;
   /** Epoch ms after which the skey is no longer valid, or null when the server gave no lifetime. */
   expiresAt: number | null;
+  /** The account id, when the server serves accounts (several mini programs, one person). */
+  uid?: string;
+}
+
+/** The task of one send: wx's RequestTask / UploadTask (Taro: its promise with abort()). */
+export interface WxTask {
+  abort(): void;
+  [member: string]: unknown;
 }
 
 /** Options of the client's own, on top of wx's. */
 export interface AuthOptions {
-  /** false: a public route, no skey and no login. Default true. */
-  auth?: boolean;
+  /**
+   * true (default): the session's credential (the skey; in JWT mode the session JWT, except on wxauth's
+   * state-changing routes). false: a public route, no credential and no login. 'skey' / 'jwt': that one.
+   */
+  auth?: boolean | 'skey' | 'jwt';
+  /** Called with the task of every send (a re-login means two sends), e.g. to abort(). */
+  onTask?: (task: WxTask) => void;
+  /** Callbacks are not taken (the call returns a promise): passing one rejects INVALID_ARGUMENT. */
+  success?: never;
+  fail?: never;
+  complete?: never;
 }
 
+export type HttpMethod = 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT' | 'PATCH';
+
 /** `wx.request` options without the callbacks; `url` is a path under baseUrl or an absolute URL under it. */
-export type RequestOptions = Omit<WechatMiniprogram.RequestOption, 'success' | 'fail' | 'complete'> & AuthOptions;
+export interface RequestOptions extends AuthOptions {
+  url: string;
+  method?: HttpMethod;
+  data?: string | Record<string, unknown> | ArrayBuffer | unknown[];
+  header?: Record<string, string>;
+  timeout?: number;
+  dataType?: 'json' | string;
+  responseType?: 'text' | 'arraybuffer';
+  /** Resolve with {statusCode, data, header} instead of the body. */
+  fullResponse?: boolean;
+  /** Any other option of wx.request / Taro.request / uni.request is passed on as it is. */
+  [option: string]: unknown;
+}
 
 /** `wx.uploadFile` options without the callbacks; `url` as for RequestOptions. */
-export type UploadFileOptions = Omit<WechatMiniprogram.UploadFileOption, 'success' | 'fail' | 'complete'> &
-  AuthOptions & {
-    /** Passed to every upload task (an upload retried after a re-login gets a new task). */
-    onProgressUpdate?: WechatMiniprogram.UploadTaskOnProgressUpdateCallback;
-  };
+export interface UploadFileOptions extends AuthOptions {
+  url: string;
+  filePath: string;
+  name: string;
+  header?: Record<string, string>;
+  formData?: Record<string, unknown>;
+  timeout?: number;
+  /** Passed to every upload task (an upload sent again after a re-login gets a new task). */
+  onProgressUpdate?: (result: { progress: number; totalBytesSent: number; totalBytesExpectedToSend: number }) => void;
+  /** Resolve with {statusCode, data, header} instead of the body. */
+  fullResponse?: boolean;
+  [option: string]: unknown;
+}
+
+/** The answer of a call with `fullResponse: true`. */
+export interface FullResponse<T> {
+  statusCode: number;
+  data: T;
+  header: ResponseHeaders;
+  cookies?: string[];
+}
 
 /** The `detail` of wx.getUserInfo / a getUserInfo button. */
 export interface UserInfoDetail {
@@ -127,6 +224,13 @@ export interface PhoneNumberDetail {
   encryptedData?: string;
   iv?: string;
   errMsg?: string;
+  /** 1400001: the paid phone-number quota is used up (PHONE_QUOTA_EXHAUSTED). */
+  errno?: number;
+}
+
+/** The `detail` of `<button open-type="chooseAvatar">`: a temporary local file. */
+export interface ChooseAvatarDetail {
+  avatarUrl: string;
 }
 
 /** A user's profile as the server returns it. */
@@ -152,7 +256,25 @@ export interface MeResponse {
   openid: string;
   unionid: string | null;
   user: UserProfile | null;
+  /** The phone number already stored. Asking WeChat again costs money (¥0.03 a tap): check this first. */
   phone: PhoneInfo | null;
+  /** Several mini programs: the account id and the app of this session. */
+  uid?: string;
+  appid?: string;
+  [field: string]: unknown;
+}
+
+export interface LogoutScope {
+  /** Every session of this user in this mini program. */
+  all?: boolean;
+  /** Every session of the account, in every mini program. */
+  account?: boolean;
+}
+
+export interface UploadControl {
+  onProgressUpdate?: UploadFileOptions['onProgressUpdate'];
+  onTask?: (task: WxTask) => void;
+  timeout?: number;
 }
 
 export interface WxAuthClient {
@@ -160,33 +282,46 @@ export interface WxAuthClient {
   readonly baseUrl: string;
   /** The storage key of the session. */
   readonly storageKey: string;
-  /** A fresh wx.login + POST /login. Concurrent calls share one. */
+  /** A fresh wx.login + POST /login; ends the logged-out state of logout(). Concurrent calls share one. */
   login(): Promise<Session>;
-  /** The current session, logging in only when there is none or it expired. */
+  /** The current session, logging in only when there is none or it expired (NOT_LOGGED_IN after logout()). */
   ensureLogin(): Promise<Session>;
   /** The current skey, or null when not logged in. */
   getSkey(): string | null;
+  /** The current session JWT (JWT mode, kept in memory only), or null. */
+  getToken(): string | null;
+  /** Whether logout() was called and login() not since; kept in storage across restarts. */
+  isLoggedOut(): boolean;
+  /** Silent login on or off; on also ends the logged-out state of logout(). */
+  setAutoLogin(enabled: boolean): void;
   /**
-   * wx.request with X-WX-Skey; logs in first when needed; on a session failure logs in again once and
-   * retries once. Resolves with the body of a 2xx answer, rejects with WxAuthError.
+   * wx.request with the session's credential; logs in first when needed; on a dead session (the gateway's
+   * own 401/403, SESSION_EXPIRED) logs in again once and sends once more. Resolves with the body of a 2xx
+   * answer (or the full response), rejects with WxAuthError (your API's own errors: HTTP_ERROR with
+   * status, data and headers).
    */
-  request<T = any>(options: RequestOptions): Promise<T>;
-  /** wx.uploadFile with X-WX-Skey, same session handling; resolves with the JSON-parsed body. */
-  uploadFile<T = any>(options: UploadFileOptions): Promise<T>;
+  request<T = unknown>(options: RequestOptions & { fullResponse: true }): Promise<FullResponse<T>>;
+  request<T = unknown>(options: RequestOptions): Promise<T>;
+  /** wx.uploadFile with the credential, same session handling; resolves with the JSON-parsed body. */
+  uploadFile<T = unknown>(options: UploadFileOptions & { fullResponse: true }): Promise<FullResponse<T>>;
+  uploadFile<T = unknown>(options: UploadFileOptions): Promise<T>;
   /** POST /userinfo. Rejects STALE_DATA when the data was made with an old session_key. */
-  getUserInfo(
-    detail: UserInfoDetail | WechatMiniprogram.GetUserInfoSuccessCallbackResult | { detail: UserInfoDetail }
-  ): Promise<{ user: UserProfile }>;
-  /** POST /phone with {code} (or {encryptedData, iv}). */
-  getPhoneNumber(
-    detail: PhoneNumberDetail | WechatMiniprogram.ButtonGetPhoneNumber | { detail: PhoneNumberDetail }
-  ): Promise<{ phone: PhoneInfo }>;
-  /** PUT /profile. */
-  updateProfile(profile: { nickName: string; avatarUrl: string }): Promise<{ user: UserProfile }>;
+  getUserInfo(detail: UserInfoDetail | { detail: UserInfoDetail }): Promise<{ user: UserProfile }>;
+  /**
+   * POST /phone with {code} (or {encryptedData, iv}). PAID: every successful tap of the getPhoneNumber
+   * button costs ¥0.03, so show the button only when knownPhone() (GET /me's phone) is null.
+   */
+  getPhoneNumber(detail: PhoneNumberDetail | { detail: PhoneNumberDetail }): Promise<{ phone: PhoneInfo }>;
+  /** The phone number the server already has (GET /me's `phone`), or null: check before asking WeChat (paid). */
+  knownPhone(): Promise<PhoneInfo | null>;
+  /** PUT /profile with the fields given. */
+  updateProfile(profile: { nickName: string; avatarUrl?: string } | { nickName?: string; avatarUrl: string }): Promise<{ user: UserProfile }>;
+  /** POST /avatar (wx.uploadFile, part `file`) with chooseAvatar's temporary file; resolves with the profile. */
+  updateAvatar(avatar: string | ChooseAvatarDetail | { detail: ChooseAvatarDetail }, control?: UploadControl): Promise<UserProfile>;
   /** GET /me. */
   me(): Promise<MeResponse>;
-  /** POST /logout (all: every session of the user). The stored skey is cleared even when it fails. */
-  logout(all?: boolean): Promise<{ revoked: number }>;
+  /** POST /logout (true or {all}: every session of the user; {account}: of the account). Stays logged out. */
+  logout(scope?: boolean | LogoutScope): Promise<{ revoked: number }>;
 }
 
 export declare function createClient(options: ClientOptions): WxAuthClient;

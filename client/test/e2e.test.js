@@ -19,7 +19,7 @@ const crypto = require('node:crypto');
 const { createWxFake, countRequests, devCodeProvider, httpJson } = require('./wx-fake');
 const { closedPort } = require('./fake-server');
 const { rejectionOf, assertWxAuthError } = require('./harness');
-const { createClient, ErrorCodes, ClientErrorCodes, DEFAULT_STORAGE_KEY } = require('..');
+const { createClient, ErrorCodes, ClientErrorCodes, DEFAULT_STORAGE_KEY } = require('./client');
 
 const flag = process.env.WXAUTH_E2E;
 const ENABLED = flag !== undefined && flag !== '' && flag !== '0' && flag !== 'false';

@@ -3,7 +3,7 @@
 const assert = require('node:assert/strict');
 const { startFakeServer } = require('./fake-server');
 const { createWxFake, countRequests } = require('./wx-fake');
-const { createClient, WxAuthError } = require('..');
+const { createClient, WxAuthError } = require('./client');
 
 /**
  * Starts a fake server and returns {server, wx, counter, client, newClient, close}.
@@ -11,9 +11,9 @@ const { createClient, WxAuthError } = require('..');
  * every wx.request / wx.uploadFile. `newClient(extra)` makes another client (a new "app start") over the
  * same wx storage unless extra.wx is given.
  */
-async function setup({ server: serverOptions, user = 'alice', codeProvider, client: clientOptions } = {}) {
+async function setup({ server: serverOptions, user = 'alice', codeProvider, client: clientOptions, wx: wxOptions } = {}) {
   const server = await startFakeServer(serverOptions);
-  const wx = createWxFake({ codeProvider: codeProvider || (() => server.mintCode(user)) });
+  const wx = createWxFake(Object.assign({ codeProvider: codeProvider || (() => server.mintCode(user)) }, wxOptions));
   const counter = countRequests(wx);
   const newClient = (extra = {}) => createClient(Object.assign({ baseUrl: server.url, wx: counter.wx }, clientOptions, extra));
   const client = newClient();

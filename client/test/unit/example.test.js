@@ -27,7 +27,7 @@ function loadMiniProgram({ wx, apiBase }) {
   let appInstance = null;
   let pageDefinition = null;
   const modules = {
-    'wxauth-client': require(CLIENT_DIR),
+    'wxauth-client': require('../client'),
     './config': { apiBase } // the example's config.js points at production; the test at the fake server
   };
   function run(relative) {

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const { setup, rejectionOf, assertWxAuthError } = require('../harness');
 const { closedPort } = require('../fake-server');
 const { createWxFake, countRequests } = require('../wx-fake');
-const { createClient, WxAuthError, ErrorCodes, ClientErrorCodes, DEFAULT_STORAGE_KEY } = require('../..');
+const { createClient, WxAuthError, ErrorCodes, ClientErrorCodes, DEFAULT_STORAGE_KEY } = require('../client');
 
 test('cold start: the first request logs in, stores the skey and sends it; later requests reuse it', async (t) => {
   const h = await setup();

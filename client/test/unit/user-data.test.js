@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const { setup, rejectionOf } = require('../harness');
 const { httpJson } = require('../wx-fake');
 const { encrypt, APPID } = require('../fake-server');
-const { WxAuthError, ErrorCodes, ClientErrorCodes } = require('../..');
+const { WxAuthError, ErrorCodes, ClientErrorCodes } = require('../client');
 
 /** What wx.getUserInfo / the button would give, made by the fake server with the user's current key. */
 async function freshUserInfo(h) {
