@@ -52,3 +52,26 @@ test('with WXAUTH_E2E=1 against a server that follows the contract, every e2e te
   assert.match(output, /# pass 8/);
   assert.match(output, /# fail 0/);
 });
+
+test('WXAUTH_E2E_APPID: the e2e phones report that appid and the client sends it with POST /login', async (t) => {
+  const server = await startFakeServer({ appids: ['wxe2eappid0000001'] });
+  t.after(() => server.close());
+  const { code, output } = await runE2e({ WXAUTH_E2E: '1', WXAUTH_E2E_URL: server.url, WXAUTH_E2E_APPID: 'wxe2eappid0000001' });
+  assert.equal(code, 0, output);
+  const logins = server.requests('POST', '/login').map((r) => JSON.parse(r.body));
+  assert.ok(logins.length > 0);
+  assert.ok(logins.every((body) => body.appid === 'wxe2eappid0000001'), 'every login carried the appid');
+
+  // A wrong appid against a multi-app server is UNKNOWN_APP at once: proof that the field really goes out.
+  const wrong = await runE2e({ WXAUTH_E2E: '1', WXAUTH_E2E_URL: server.url, WXAUTH_E2E_APPID: 'wxnotserved000001' });
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.output, /UNKNOWN_APP/);
+});
+
+test('without WXAUTH_E2E_APPID the e2e phones send no appid (any server\'s appid works)', async (t) => {
+  const server = await startFakeServer({ appids: ['wxsomeotherapp0001'] });
+  t.after(() => server.close());
+  const { code, output } = await runE2e({ WXAUTH_E2E: '1', WXAUTH_E2E_URL: server.url, WXAUTH_E2E_APPID: undefined });
+  assert.equal(code, 0, output);
+  assert.ok(server.requests('POST', '/login').every((r) => !('appid' in JSON.parse(r.body))));
+});
