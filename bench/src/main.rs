@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wxauth::clock::SystemClock;
-use wxauth::config::Secret;
+use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::dynamo::DynamoStore;
 use wxauth_local::simulator::Simulator;

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use wxauth::clock::SystemClock;
-use wxauth::config::Secret;
+use wxauth::secret::Secret;
 use wxauth::handlers::authorizer::Authorizer;
 use wxauth::sessions::Sessions;
 use wxauth::store::memory::MemoryStore;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use wxauth::clock::ManualClock;
-use wxauth::config::Secret;
 use wxauth::crypto::{self, Expect};
 use wxauth::handlers::authorizer::Authorizer;
+use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::memory::MemoryStore;
 

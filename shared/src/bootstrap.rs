@@ -2,18 +2,21 @@
 
 use std::sync::Arc;
 
+use crate::access_token::AccessTokens;
+
 use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use std::time::Duration;
 
 use crate::clock::SystemClock;
-use crate::config::{Config, Role, Secret, SecretSource};
+use crate::config::{Config, Role, SecretSource};
 use crate::error::ConfigError;
-use crate::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
+use crate::handlers::{authorizer::Authorizer, login::LoginHandler, userinfo::UserinfoHandler};
 use crate::sdk_http;
+use crate::secret::Secret;
 use crate::sessions::Sessions;
 use crate::store::dynamo::DynamoStore;
 use crate::tls;
-use crate::token::Tokens;
+use crate::users::Users;
 use crate::wechat::{self, WechatClient};
 
 /// The AWS SDK configuration: short timeouts (a Lambda must answer within seconds), standard retries,
@@ -106,7 +109,7 @@ fn sessions(config: &Config, sdk: &SdkConfig) -> Sessions {
 #[derive(Debug, Clone)]
 pub struct Functions {
     pub login: LoginHandler,
-    pub account: AccountHandler,
+    pub userinfo: UserinfoHandler,
     pub authorizer: Authorizer,
 }
 
@@ -114,18 +117,19 @@ pub struct Functions {
 pub fn functions(appid: &str, sessions: &Sessions, wechat: WechatClient) -> Functions {
     Functions {
         login: LoginHandler::new(wechat.clone(), sessions.clone()),
-        account: AccountHandler::new(appid, sessions.clone(), tokens(wechat, sessions)),
+        userinfo: UserinfoHandler::new(appid, sessions.clone(), users(wechat, sessions)),
         authorizer: Authorizer::new(sessions.clone()),
     }
 }
 
-/// The access_token provider over the sessions' store.
-pub fn tokens(wechat: WechatClient, sessions: &Sessions) -> Arc<Tokens> {
-    Arc::new(Tokens::new(
-        wechat,
+/// The users service over the sessions' store, with its own access_token provider.
+pub fn users(wechat: WechatClient, sessions: &Sessions) -> Users {
+    let tokens = AccessTokens::new(wechat, sessions.store().clone(), sessions.clock().clone());
+    Users::new(
         sessions.store().clone(),
         sessions.clock().clone(),
-    ))
+        Arc::new(tokens),
+    )
 }
 
 async fn wechat_client(config: &Config, sdk: &SdkConfig) -> Result<WechatClient, ConfigError> {
@@ -159,8 +163,8 @@ pub async fn login() -> Result<LoginHandler, ConfigError> {
     Ok(LoginHandler::new(wechat?, sessions(&config, &sdk)))
 }
 
-/// Builds the account (userinfo) function.
-pub async fn account() -> Result<AccountHandler, ConfigError> {
+/// Builds the userinfo function.
+pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
     let http = sdk_http();
     let sdk = aws_config_with(http.clone()).await;
@@ -169,8 +173,8 @@ pub async fn account() -> Result<AccountHandler, ConfigError> {
         prewarm_dynamodb(&sdk, http.as_ref())
     );
     let sessions = sessions(&config, &sdk);
-    let tokens = tokens(wechat?, &sessions);
-    Ok(AccountHandler::new(&config.appid, sessions, tokens))
+    let users = users(wechat?, &sessions);
+    Ok(UserinfoHandler::new(&config.appid, sessions, users))
 }
 
 /// Builds the authorizer.

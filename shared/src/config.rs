@@ -1,9 +1,9 @@
 //! Configuration, read from the environment and validated once at cold start.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::error::ConfigError;
+use crate::secret::Secret;
 
 /// Default WeChat API base URL.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
@@ -13,27 +13,6 @@ pub const DEFAULT_SESSION_TTL: i64 = 604_800;
 pub const DEFAULT_SESSION_IDLE: i64 = 172_800;
 /// Default timeout of one WeChat call, in milliseconds.
 pub const DEFAULT_WX_TIMEOUT_MS: u64 = 5_000;
-
-/// A secret string whose `Debug` never shows the value. It serializes as itself: only stores do that.
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret itself. Call sites are few and easy to audit.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Which function is starting: each reads only what it needs (the authorizer never sees the app secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

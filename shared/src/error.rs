@@ -1,11 +1,20 @@
 //! Errors, one type per layer, and the single mapping from errors to HTTP answers.
 //!
-//! Every answer a client sees is `{"error":{"code":"..","message":".."}}` with one fixed status per code.
-//! Lower layers ([`WechatError`], [`StoreError`], [`CryptoError`]) never carry secrets in their messages:
-//! they are logged as they are.
+//! - [`WechatError`], [`StoreError`], [`CryptoError`], [`ConfigError`]: what the WeChat client, the
+//!   store, the crypto and the configuration report. Their messages never carry secrets.
+//! - [`ServiceError`]: what the services ([`crate::sessions`], [`crate::users`],
+//!   [`crate::access_token`]) report: a lower-layer error, or a decision of their own.
+//! - [`ApiError`]: the HTTP layer's error, one fixed status and one stable code per variant. Every
+//!   `ServiceError` becomes an `ApiError` in one place, `From<ServiceError> for ApiError`, which also
+//!   logs it, at the level its cause deserves. Handlers make `ApiError`s themselves only for what they
+//!   check in the request (bad bodies, no route).
+//!
+//! Every answer a client sees is `{"error":{"code":"..","message":".."}}`.
 
 use http::StatusCode;
 use thiserror::Error;
+
+use crate::sessions::Rejection;
 
 /// Errors of the WeChat client: what WeChat answered, or why it could not be asked.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -83,8 +92,29 @@ pub enum ConfigError {
     Secret { name: String, reason: String },
 }
 
-/// The HTTP layer's error: every variant maps to exactly one status and one stable code.
+/// Errors of the services: a lower layer's error, or a decision of the service.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ServiceError {
+    /// The skey does not resolve to a live session.
+    #[error("session rejected: {}", .0.as_str())]
+    SessionRejected(Rejection),
+    /// A live session whose user item is gone: no session either.
+    #[error("the session's user item does not exist")]
+    UserGone,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Wechat(#[from] WechatError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The operating system's random number generator failed.
+    #[error("no randomness from the OS: {0}")]
+    Randomness(String),
+}
+
+/// The HTTP layer's error: every variant maps to exactly one status and one stable code.
+/// `ApiError::iter()` lists every variant (the code lists of the docs and the client are held to it).
+#[derive(Debug, Error, Clone, PartialEq, Eq, strum::EnumIter)]
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
@@ -181,8 +211,9 @@ impl ApiError {
     }
 }
 
-impl From<WechatError> for ApiError {
-    fn from(e: WechatError) -> Self {
+impl ApiError {
+    /// The answer for what WeChat said (only through `From<ServiceError>`, which logs it).
+    fn of_wechat(e: WechatError) -> Self {
         match e {
             WechatError::InvalidCode => ApiError::InvalidCode,
             WechatError::CodeUsed => ApiError::CodeUsed,
@@ -197,20 +228,57 @@ impl From<WechatError> for ApiError {
             WechatError::Unavailable(_) => ApiError::WechatUnavailable,
         }
     }
-}
 
-impl From<StoreError> for ApiError {
-    fn from(_: StoreError) -> Self {
-        ApiError::StoreUnavailable
-    }
-}
-
-impl From<CryptoError> for ApiError {
-    fn from(e: CryptoError) -> Self {
+    /// The answer for refused user data (only through `From<ServiceError>`).
+    fn of_crypto(e: CryptoError) -> Self {
         match e {
             CryptoError::Malformed(what) => ApiError::BadRequest(format!("malformed {what}")),
             CryptoError::DecryptFailed => ApiError::DecryptFailed,
             CryptoError::BadSignature => ApiError::InvalidSignature,
+        }
+    }
+}
+
+/// The one place where service errors become HTTP answers, logged with their cause: an error for what
+/// an operator must fix or watch (the store, a misconfiguration, WeChat down), info for what a client
+/// did (a dead session, a bad code, data that does not decrypt).
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::SessionRejected(why) => {
+                tracing::info!(reason = why.as_str(), "session rejected");
+                ApiError::SessionExpired
+            }
+            ServiceError::UserGone => {
+                tracing::warn!("session without user item");
+                ApiError::SessionExpired
+            }
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "session store unavailable");
+                ApiError::StoreUnavailable
+            }
+            ServiceError::Wechat(e) => {
+                match &e {
+                    WechatError::Misconfigured(_) => tracing::error!(
+                        error = %e,
+                        "MISCONFIGURED: WeChat refuses this appid/secret pair"
+                    ),
+                    WechatError::Unavailable(_)
+                    | WechatError::Busy
+                    | WechatError::AccessTokenInvalid(_)
+                    | WechatError::Other { .. } => tracing::warn!(error = %e, "WeChat call failed"),
+                    _ => tracing::info!(error = %e, "WeChat refused"),
+                }
+                ApiError::of_wechat(e)
+            }
+            ServiceError::Crypto(e) => {
+                tracing::info!(error = %e, "user data refused");
+                ApiError::of_crypto(e)
+            }
+            ServiceError::Randomness(reason) => {
+                tracing::error!(reason, "no randomness from the OS");
+                ApiError::Internal
+            }
         }
     }
 }
@@ -245,7 +313,7 @@ mod tests {
             ),
         ];
         for (err, status, code) in cases {
-            let api = ApiError::from(err.clone());
+            let api = ApiError::from(ServiceError::Wechat(err.clone()));
             assert_eq!(api.status().as_u16(), status, "{err:?}");
             assert_eq!(api.code(), code, "{err:?}");
         }
@@ -266,19 +334,19 @@ mod tests {
     #[test]
     fn crypto_failures_collapse() {
         assert_eq!(
-            ApiError::from(CryptoError::DecryptFailed).code(),
+            ApiError::from(ServiceError::Crypto(CryptoError::DecryptFailed)).code(),
             "DECRYPT_FAILED"
         );
         assert_eq!(
-            ApiError::from(CryptoError::BadSignature).code(),
+            ApiError::from(ServiceError::Crypto(CryptoError::BadSignature)).code(),
             "INVALID_SIGNATURE"
         );
         assert_eq!(
-            ApiError::from(CryptoError::Malformed("iv")).code(),
+            ApiError::from(ServiceError::Crypto(CryptoError::Malformed("iv"))).code(),
             "BAD_REQUEST"
         );
         assert_eq!(
-            ApiError::from(StoreError::Unavailable("x".into()))
+            ApiError::from(ServiceError::Store(StoreError::Unavailable("x".into())))
                 .status()
                 .as_u16(),
             503

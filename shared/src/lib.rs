@@ -4,6 +4,7 @@
 //! around this crate: each builds its handler once ([`bootstrap`]) and hands requests to it
 //! ([`handlers`]). Modules have one job each.
 
+pub mod access_token;
 #[cfg(feature = "aws")]
 pub mod bootstrap;
 pub mod clock;
@@ -16,9 +17,10 @@ pub mod logging;
 pub mod routes;
 #[cfg(feature = "aws")]
 pub mod sdk_http;
+pub mod secret;
 pub mod sessions;
 pub mod store;
 pub mod tls;
-pub mod token;
+pub mod users;
 pub mod web;
 pub mod wechat;

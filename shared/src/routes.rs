@@ -1,18 +1,39 @@
 //! The routes of the wxauth API: the one list that `template.yaml`, `openapi.yaml` and the local server
 //! are checked against.
 
-/// Which Lambda function serves a route.
+/// Which Lambda function serves a route (the binary `functions/<name>`, the handler
+/// `handlers::<name>`, the template's `<Name>Function`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
-    /// `functions/login`
     Login,
-    /// `functions/userinfo`
-    Account,
+    Userinfo,
+}
+
+impl Function {
+    /// The function's one name: its binary, its handler module, its template logical id's prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Login => "login",
+            Function::Userinfo => "userinfo",
+        }
+    }
+}
+
+/// What a route does; handlers dispatch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Login,
+    Userinfo,
+    Me,
+    Logout,
+    Profile,
+    Phone,
 }
 
 /// One route of the HTTP API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
+    pub action: Action,
     pub method: &'static str,
     pub path: &'static str,
     pub function: Function,
@@ -28,12 +49,14 @@ impl Route {
 }
 
 const fn route(
+    action: Action,
     method: &'static str,
     path: &'static str,
     function: Function,
     authorized: bool,
 ) -> Route {
     Route {
+        action,
         method,
         path,
         function,
@@ -43,12 +66,18 @@ const fn route(
 
 /// Every route, in the order of the documentation.
 pub const ROUTES: &[Route] = &[
-    route("POST", "/login", Function::Login, false),
-    route("POST", "/userinfo", Function::Account, true),
-    route("GET", "/me", Function::Account, true),
-    route("POST", "/logout", Function::Account, true),
-    route("PUT", "/profile", Function::Account, true),
-    route("POST", "/phone", Function::Account, true),
+    route(Action::Login, "POST", "/login", Function::Login, false),
+    route(
+        Action::Userinfo,
+        "POST",
+        "/userinfo",
+        Function::Userinfo,
+        true,
+    ),
+    route(Action::Me, "GET", "/me", Function::Userinfo, true),
+    route(Action::Logout, "POST", "/logout", Function::Userinfo, true),
+    route(Action::Profile, "PUT", "/profile", Function::Userinfo, true),
+    route(Action::Phone, "POST", "/phone", Function::Userinfo, true),
 ];
 
 /// The route of a method and path, if any.
@@ -61,4 +90,10 @@ pub fn find(method: &str, path: &str) -> Option<&'static Route> {
 /// Paths that exist with some method (for 405 rather than 404).
 pub fn path_exists(path: &str) -> bool {
     ROUTES.iter().any(|r| r.path == path)
+}
+
+/// The route of a route key (`"METHOD /path"`).
+pub fn find_key(key: &str) -> Option<&'static Route> {
+    let (method, path) = key.split_once(' ')?;
+    find(method, path)
 }

@@ -1,11 +1,11 @@
-//! Sessions: creating them at login and resolving an skey to a live session.
+//! Sessions: creating them at login, resolving an skey to a live session, ending one.
 
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::Secret;
 use crate::crypto;
-use crate::error::{ApiError, StoreError};
+use crate::error::{ServiceError, StoreError};
+use crate::secret::Secret;
 use crate::store::{LoginUpdate, Session, Store};
 
 /// `last_seen` is written at most this often (seconds), not on every request.
@@ -71,14 +71,12 @@ impl Sessions {
         }
     }
 
+    /// The store the sessions live in (the services built next to these share it).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
+    /// The clock expiry is measured with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
@@ -90,10 +88,11 @@ impl Sessions {
         openid: &str,
         unionid: Option<&str>,
         session_key: &Secret,
-    ) -> Result<NewSession, ApiError> {
+    ) -> Result<NewSession, ServiceError> {
         let now = self.clock.now();
-        let skey = crypto::generate_skey().map_err(|_| ApiError::Internal)?;
-        let sid = crypto::random_id().map_err(|_| ApiError::Internal)?;
+        let random = |e: getrandom::Error| ServiceError::Randomness(e.to_string());
+        let skey = crypto::generate_skey().map_err(random)?;
+        let sid = crypto::random_id().map_err(random)?;
         let session = Session {
             key_hash: crypto::skey_hash(&skey),
             sid,
@@ -110,13 +109,7 @@ impl Sessions {
             session_key: session_key.clone(),
             now,
         };
-        self.store
-            .create_session(&session, &login)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot store the new session");
-                ApiError::from(e)
-            })?;
+        self.store.create_session(&session, &login).await?;
         Ok(NewSession {
             skey: Secret::new(skey),
             session,
@@ -153,20 +146,16 @@ impl Sessions {
         Ok(Ok(session))
     }
 
-    /// Like [`Sessions::resolve`], for handlers: a dead session is `SESSION_EXPIRED`, a store failure
-    /// `STORE_UNAVAILABLE`.
-    pub async fn require(&self, header: Option<&str>) -> Result<Session, ApiError> {
-        match self.resolve(header).await {
-            Ok(Ok(s)) => Ok(s),
-            Ok(Err(why)) => {
-                tracing::info!(reason = why.as_str(), "session rejected");
-                Err(ApiError::SessionExpired)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "session store unavailable");
-                Err(ApiError::StoreUnavailable)
-            }
-        }
+    /// Like [`Sessions::resolve`], for handlers: a dead session is an error too.
+    pub async fn require(&self, header: Option<&str>) -> Result<Session, ServiceError> {
+        self.resolve(header)
+            .await?
+            .map_err(ServiceError::SessionRejected)
+    }
+
+    /// Ends one session. Returns whether it existed.
+    pub async fn end(&self, session: &Session) -> Result<bool, ServiceError> {
+        Ok(self.store.delete_session(&session.key_hash).await?)
     }
 }
 

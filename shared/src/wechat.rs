@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::Secret;
 use crate::error::WechatError;
+use crate::secret::Secret;
 
 /// Largest WeChat answer read; anything longer is not what WeChat sends.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use wxauth::access_token::AccessTokens;
 use wxauth::clock::ManualClock;
-use wxauth::config::Secret;
-use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
+use wxauth::handlers::{authorizer::Authorizer, login::LoginHandler, userinfo::UserinfoHandler};
+use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::{Store, dynamo::DynamoStore, memory::MemoryStore};
-use wxauth::token::Tokens;
 use wxauth::wechat::{WechatClient, http_client};
+use wxauth_local::gateway::Gateway;
 use wxauth_local::simulator::Simulator;
 
 use crate::events::{self, Req};
@@ -40,9 +41,11 @@ pub struct Env {
     pub store: Arc<dyn Store>,
     pub sessions: Sessions,
     pub login: LoginHandler,
-    pub account: AccountHandler,
+    pub userinfo: UserinfoHandler,
     pub authorizer: Authorizer,
-    pub tokens: Arc<Tokens>,
+    pub tokens: Arc<AccessTokens>,
+    /// The handlers behind the local server's imitation of API Gateway.
+    pub gateway: Gateway,
     /// The moto table, for the DynamoDB backend.
     pub table: Option<(aws_sdk_dynamodb::Client, String)>,
 }
@@ -76,13 +79,18 @@ impl Env {
             APPID,
             Secret::new(SECRET),
         );
-        let tokens = Arc::new(Tokens::new(wechat.clone(), store.clone(), clock.clone()));
+        let tokens = Arc::new(AccessTokens::new(
+            wechat.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
         let functions = wxauth::bootstrap::functions(APPID, &sessions, wechat);
         Env {
             backend,
-            login: functions.login,
-            account: functions.account,
-            authorizer: functions.authorizer,
+            login: functions.login.clone(),
+            userinfo: functions.userinfo.clone(),
+            authorizer: functions.authorizer.clone(),
+            gateway: Gateway::new(functions, None),
             tokens,
             sim,
             wx_url,
@@ -106,33 +114,19 @@ impl Env {
         body["skey"].as_str().expect("skey").to_string()
     }
 
-    /// Sends a request the way API Gateway would: the authorizer first for protected routes (401 without
-    /// the header, 403 when denied), then the function with the authorizer's context.
-    pub async fn call(&self, mut req: Req) -> (u16, Value) {
-        let route = wxauth::routes::find(&req.method, &req.path);
-        if route.map(|r| r.function) == Some(wxauth::routes::Function::Login) {
-            return events::parts(self.login.handle(req.into_request()).await);
-        }
-        if route.is_none_or(|r| r.authorized) {
-            let skey = req
-                .headers
-                .iter()
-                .find(|(k, _)| k == "x-wx-skey")
-                .map(|(_, v)| v.clone());
-            let Some(skey) = skey else {
-                return (401, serde_json::json!({"message": "Unauthorized"}));
-            };
-            let decision = self
-                .authorizer
-                .handle(events::authorizer_v2(Some(&skey), &req.method, &req.path))
-                .await
-                .expect("authorizer answers");
-            if decision["isAuthorized"] != true {
-                return (403, serde_json::json!({"message": "Forbidden"}));
-            }
-            req.authorizer = Some(decision["context"].clone());
-        }
-        events::parts(self.account.handle(req.into_request()).await)
+    /// Sends a request through the local server's imitation of API Gateway (without HTTP): the
+    /// authorizer first for protected routes (401 without the header, 403 when denied), then the
+    /// function with the authorizer's context.
+    pub async fn call(&self, req: Req) -> (u16, Value) {
+        let answer = self.gateway.dispatch(req.incoming()).await;
+        let status = answer.response.status().as_u16();
+        let bytes = axum::body::to_bytes(answer.response.into_body(), usize::MAX)
+            .await
+            .expect("answer body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// The simulator's current session_key of a user name.

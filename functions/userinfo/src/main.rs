@@ -5,7 +5,7 @@ use lambda_http::{Error, Request, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     wxauth::logging::init(wxauth::logging::Format::Json);
-    let handler = wxauth::bootstrap::account()
+    let handler = wxauth::bootstrap::userinfo()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let handler = &handler;

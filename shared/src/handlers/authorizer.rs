@@ -11,10 +11,12 @@
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
-    ApiGatewayV2CustomAuthorizerV2Request,
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
-use serde_json::{Value, json};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::identity::Caller;
@@ -110,18 +112,48 @@ fn wildcard_resource(method_arn: Option<&str>) -> Result<String, AuthorizerError
     }
 }
 
-fn policy(principal: &str, effect: &str, resource: &str, context: Option<Value>) -> Value {
-    let mut out = json!({
-        "principalId": principal,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]
-        }
-    });
-    if let Some(ctx) = context {
-        out["context"] = ctx;
+/// The context object of an answer: the caller's fields, or nothing.
+type Context = Map<String, Value>;
+
+fn context(caller: Option<&Caller>) -> Context {
+    match caller.map(Caller::to_context) {
+        Some(Value::Object(fields)) => fields,
+        _ => Context::new(),
     }
-    out
+}
+
+/// An IAM policy answer (HTTP API payload 1.0, REST APIs) on one resource.
+fn policy(
+    principal: &str,
+    effect: IamPolicyEffect,
+    resource: String,
+    caller: Option<&Caller>,
+) -> Value {
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".to_string()];
+    statement.effect = effect;
+    statement.resource = vec![resource];
+    let mut document = ApiGatewayCustomAuthorizerPolicy::default();
+    document.version = Some("2012-10-17".to_string());
+    document.statement = vec![statement];
+    let mut answer = ApiGatewayCustomAuthorizerResponse::<Context>::default();
+    answer.principal_id = Some(principal.to_string());
+    answer.policy_document = document;
+    answer.context = context(caller);
+    to_value(&answer)
+}
+
+/// A simple answer (HTTP API payload 2.0).
+fn simple(caller: Option<&Caller>) -> Value {
+    let mut answer = ApiGatewayV2CustomAuthorizerSimpleResponse::<Context>::default();
+    answer.is_authorized = caller.is_some();
+    answer.context = context(caller);
+    to_value(&answer)
+}
+
+fn to_value(answer: &impl serde::Serialize) -> Value {
+    // Plain structs of strings and maps: serialization cannot fail.
+    serde_json::to_value(answer).unwrap_or(Value::Null)
 }
 
 /// The authorizer.
@@ -194,28 +226,25 @@ impl Authorizer {
             Err(_) => tracing::error!(kind, decision = "error", latency_ms, "denied"),
         }
         let decision = decision?;
-        match (event, decision) {
-            (Event::HttpV2(_), Ok(caller)) => {
-                Ok(json!({"isAuthorized": true, "context": caller.to_context()}))
-            }
-            (Event::HttpV2(_), Err(_)) => Ok(json!({"isAuthorized": false})),
-            (Event::HttpV1(e), decision) => {
+        let caller = decision.as_ref().ok();
+        match event {
+            Event::HttpV2(_) => Ok(simple(caller)),
+            Event::HttpV1(e) => {
                 let resource = wildcard_resource(e.method_arn.as_deref())?;
-                Ok(match decision {
-                    Ok(c) => policy(&c.openid, "Allow", &resource, Some(c.to_context())),
-                    Err(_) => policy("anonymous", "Deny", &resource, None),
+                Ok(match caller {
+                    Some(c) => policy(&c.openid, IamPolicyEffect::Allow, resource, Some(c)),
+                    None => policy("anonymous", IamPolicyEffect::Deny, resource, None),
                 })
             }
-            (Event::RestToken(ApiGatewayCustomAuthorizerRequest { method_arn, .. }), Ok(c)) => {
+            Event::RestToken(ApiGatewayCustomAuthorizerRequest { method_arn, .. }) => {
+                let c = caller.ok_or(AuthorizerError::Unauthorized)?;
                 let resource = wildcard_resource(method_arn.as_deref())?;
-                Ok(policy(&c.openid, "Allow", &resource, Some(c.to_context())))
+                Ok(policy(&c.openid, IamPolicyEffect::Allow, resource, Some(c)))
             }
-            (Event::RestRequest(e), Ok(c)) => {
+            Event::RestRequest(e) => {
+                let c = caller.ok_or(AuthorizerError::Unauthorized)?;
                 let resource = wildcard_resource(e.method_arn.as_deref())?;
-                Ok(policy(&c.openid, "Allow", &resource, Some(c.to_context())))
-            }
-            (Event::RestToken(_) | Event::RestRequest(_), Err(_)) => {
-                Err(AuthorizerError::Unauthorized)
+                Ok(policy(&c.openid, IamPolicyEffect::Allow, resource, Some(c)))
             }
         }
     }
@@ -224,6 +253,7 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn wildcard_keeps_partition_api_and_stage() {

@@ -4,14 +4,12 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{no_route, respond};
-use crate::error::ApiError;
+use super::{action, no_route, respond, wechat_code};
+use crate::error::{ApiError, ServiceError};
+use crate::routes::{Action, Function};
 use crate::sessions::Sessions;
 use crate::web::{self, parse_json};
 use crate::wechat::WechatClient;
-
-/// Longest accepted code (WeChat's are 32 characters).
-const MAX_CODE_LEN: usize = 256;
 
 #[derive(Debug, Deserialize)]
 struct LoginBody {
@@ -36,29 +34,20 @@ impl LoginHandler {
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        match web::route_key(req).as_str() {
-            "POST /login" => self.login(req).await,
-            other => Err(no_route(other)),
+        match action(req, Function::Login)? {
+            Action::Login => self.login(req).await,
+            _ => Err(no_route(req)),
         }
     }
 
     async fn login(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let body: LoginBody = parse_json(req)?;
-        let code = body.code.trim();
-        if code.is_empty() {
-            return Err(ApiError::BadRequest("code must not be empty".into()));
-        }
-        if code.len() > MAX_CODE_LEN || code.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(ApiError::BadRequest("code is not a wx.login code".into()));
-        }
-        let exchanged = self.wechat.code2session(code).await.map_err(|e| {
-            if matches!(e, crate::error::WechatError::Misconfigured(_)) {
-                tracing::error!(error = %e, "MISCONFIGURED: WeChat refuses this appid/secret pair");
-            } else {
-                tracing::info!(error = %e, "code exchange failed");
-            }
-            ApiError::from(e)
-        })?;
+        let code = wechat_code(&body.code, "wx.login")?;
+        let exchanged = self
+            .wechat
+            .code2session(code)
+            .await
+            .map_err(ServiceError::from)?;
         let new = self
             .sessions
             .create(

@@ -1,9 +1,9 @@
 //! The request handlers of the three functions. `main.rs` files only build them and hand them to the
 //! Lambda runtime; the local server calls the very same handlers.
 
-pub mod account;
 pub mod authorizer;
 pub mod login;
+pub mod userinfo;
 
 use std::future::Future;
 use std::time::Instant;
@@ -11,7 +11,11 @@ use std::time::Instant;
 use lambda_http::{Body, Request, Response};
 
 use crate::error::ApiError;
+use crate::routes::{self, Action, Function};
 use crate::web;
+
+/// Longest accepted WeChat code (`wx.login` and `getPhoneNumber` codes are 32 characters).
+pub const MAX_CODE_LEN: usize = 256;
 
 /// Runs one request through `f`, turns its error into the documented answer, and logs one line:
 /// request id, route, status, error code and latency. Never logs headers or bodies.
@@ -62,12 +66,35 @@ where
     }
 }
 
-/// Answers a route that exists with another method, or no route at all.
-pub fn no_route(route: &str) -> ApiError {
-    let path = route.split_once(' ').map(|(_, p)| p).unwrap_or(route);
-    if crate::routes::path_exists(path) {
+/// The action of a request for `function`, from the route table; [`no_route`] otherwise.
+pub fn action(req: &Request, function: Function) -> Result<Action, ApiError> {
+    match routes::find_key(&web::route_key(req)) {
+        Some(route) if route.function == function => Ok(route.action),
+        _ => Err(no_route(req)),
+    }
+}
+
+/// The answer for a request no route of this function serves: 405 when the path exists with another
+/// method, 404 otherwise.
+pub fn no_route(req: &Request) -> ApiError {
+    let key = web::route_key(req);
+    let path = key.split_once(' ').map(|(_, p)| p).unwrap_or(&key);
+    if routes::path_exists(path) {
         ApiError::MethodNotAllowed(path.to_string())
     } else {
         ApiError::NotFound(path.to_string())
     }
+}
+
+/// Checks the shape of a WeChat code (`kind` names it in the message): trimmed, not empty, at most
+/// [`MAX_CODE_LEN`] bytes, no whitespace or control characters inside.
+pub fn wechat_code<'a>(code: &'a str, kind: &str) -> Result<&'a str, ApiError> {
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(ApiError::BadRequest("code must not be empty".into()));
+    }
+    if code.len() > MAX_CODE_LEN || code.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::BadRequest(format!("code is not a {kind} code")));
+    }
+    Ok(code)
 }

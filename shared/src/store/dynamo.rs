@@ -7,10 +7,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
-use super::schema::{OWNER_ATTRIBUTE, OWNER_INDEX, PARTITION_KEY, session_pk, token_pk, user_pk};
+use super::schema::{
+    KIND_SESSION, KIND_USER, OWNER_ATTRIBUTE, OWNER_INDEX, PARTITION_KEY, SESSION_PREFIX, attr,
+    session_pk, token_pk, user_pk,
+};
 use super::{CachedToken, LoginUpdate, Phone, Profile, Session, Store, TokenRecord, User};
-use crate::config::Secret;
 use crate::error::StoreError;
+use crate::secret::Secret;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -149,30 +152,30 @@ where
 fn session_from_item(item: &Item) -> Result<Session, StoreError> {
     let pk = get_s(item, PARTITION_KEY)?;
     let key_hash = pk
-        .strip_prefix(super::schema::SESSION_PREFIX)
+        .strip_prefix(SESSION_PREFIX)
         .ok_or_else(|| StoreError::Corrupt("session key without prefix".into()))?
         .to_string();
     Ok(Session {
         key_hash,
-        sid: get_s(item, "sid")?,
-        openid: get_s(item, "openid")?,
-        unionid: opt_s(item, "unionid"),
-        session_key: Secret::new(get_s(item, "session_key")?),
-        created_at: get_n(item, "created_at")?,
-        last_seen: get_n(item, "last_seen")?,
-        expires_at: get_n(item, "expires_at")?,
+        sid: get_s(item, attr::SID)?,
+        openid: get_s(item, attr::OPENID)?,
+        unionid: opt_s(item, attr::UNIONID),
+        session_key: Secret::new(get_s(item, attr::SESSION_KEY)?),
+        created_at: get_n(item, attr::CREATED_AT)?,
+        last_seen: get_n(item, attr::LAST_SEEN)?,
+        expires_at: get_n(item, attr::EXPIRES_AT)?,
     })
 }
 
 fn user_from_item(item: &Item) -> Result<User, StoreError> {
     Ok(User {
-        openid: get_s(item, "openid")?,
-        unionid: opt_s(item, "unionid"),
-        session_key: Secret::new(get_s(item, "session_key")?),
-        created_at: get_n(item, "created_at")?,
-        updated_at: get_n(item, "updated_at")?,
-        profile: opt_map(item, "profile")?,
-        phone: opt_map(item, "phone")?,
+        openid: get_s(item, attr::OPENID)?,
+        unionid: opt_s(item, attr::UNIONID),
+        session_key: Secret::new(get_s(item, attr::SESSION_KEY)?),
+        created_at: get_n(item, attr::CREATED_AT)?,
+        updated_at: get_n(item, attr::UPDATED_AT)?,
+        profile: opt_map(item, attr::PROFILE)?,
+        phone: opt_map(item, attr::PHONE)?,
     })
 }
 
@@ -185,17 +188,20 @@ impl Store for DynamoStore {
     ) -> Result<(), StoreError> {
         let mut item: Item = HashMap::from([
             (PARTITION_KEY.to_string(), s(session_pk(&session.key_hash))),
-            ("kind".to_string(), s("session")),
-            ("sid".to_string(), s(&session.sid)),
-            ("openid".to_string(), s(&session.openid)),
+            (attr::KIND.to_string(), s(KIND_SESSION)),
+            (attr::SID.to_string(), s(&session.sid)),
+            (attr::OPENID.to_string(), s(&session.openid)),
             (OWNER_ATTRIBUTE.to_string(), s(&session.openid)),
-            ("session_key".to_string(), s(session.session_key.expose())),
-            ("created_at".to_string(), n(session.created_at)),
-            ("last_seen".to_string(), n(session.last_seen)),
-            ("expires_at".to_string(), n(session.expires_at)),
+            (
+                attr::SESSION_KEY.to_string(),
+                s(session.session_key.expose()),
+            ),
+            (attr::CREATED_AT.to_string(), n(session.created_at)),
+            (attr::LAST_SEEN.to_string(), n(session.last_seen)),
+            (attr::EXPIRES_AT.to_string(), n(session.expires_at)),
         ]);
         if let Some(u) = &session.unionid {
-            item.insert("unionid".into(), s(u));
+            item.insert(attr::UNIONID.into(), s(u));
         }
         let put = Put::builder()
             .table_name(&self.table)
@@ -205,19 +211,24 @@ impl Store for DynamoStore {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("build put: {e}")))?;
 
-        let mut set = "#kind = :user, openid = :openid, session_key = :sk, updated_at = :now, \
-                       created_at = if_not_exists(created_at, :now)"
-            .to_string();
+        let mut set = format!(
+            "#kind = :user, {openid} = :openid, {sk} = :sk, {updated} = :now, \
+             {created} = if_not_exists({created}, :now)",
+            openid = attr::OPENID,
+            sk = attr::SESSION_KEY,
+            updated = attr::UPDATED_AT,
+            created = attr::CREATED_AT,
+        );
         let mut update = Update::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(user_pk(&login.openid)))
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":user", s("user"))
+            .expression_attribute_names("#kind", attr::KIND)
+            .expression_attribute_values(":user", s(KIND_USER))
             .expression_attribute_values(":openid", s(&login.openid))
             .expression_attribute_values(":sk", s(login.session_key.expose()))
             .expression_attribute_values(":now", n(login.now));
         if let Some(u) = &login.unionid {
-            set.push_str(", unionid = :unionid");
+            set.push_str(&format!(", {} = :unionid", attr::UNIONID));
             update = update.expression_attribute_values(":unionid", s(u));
         }
         let update = update
@@ -250,8 +261,11 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(session_pk(key_hash)))
-            .update_expression("SET last_seen = :t")
-            .condition_expression("attribute_exists(#pk) AND last_seen < :t")
+            .update_expression(format!("SET {} = :t", attr::LAST_SEEN))
+            .condition_expression(format!(
+                "attribute_exists(#pk) AND {} < :t",
+                attr::LAST_SEEN
+            ))
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":t", n(last_seen))
             .send()
@@ -336,9 +350,9 @@ impl Store for DynamoStore {
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":p", to_map(profile)?)
             .expression_attribute_values(":now", n(now));
-        let mut set = "SET profile = :p, updated_at = :now".to_string();
+        let mut set = format!("SET {} = :p, {} = :now", attr::PROFILE, attr::UPDATED_AT);
         if let Some(u) = unionid {
-            set.push_str(", unionid = :u");
+            set.push_str(&format!(", {} = :u", attr::UNIONID));
             req = req.expression_attribute_values(":u", s(u));
         }
         req.update_expression(set)
@@ -355,7 +369,11 @@ impl Store for DynamoStore {
             .key(PARTITION_KEY, s(user_pk(openid)))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .update_expression("SET phone = :p, updated_at = :now")
+            .update_expression(format!(
+                "SET {} = :p, {} = :now",
+                attr::PHONE,
+                attr::UPDATED_AT
+            ))
             .expression_attribute_values(":p", to_map(phone)?)
             .expression_attribute_values(":now", n(now))
             .send()
@@ -375,10 +393,11 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(session_pk(key_hash)))
-            .update_expression("SET key_checked_at = :now")
-            .condition_expression(
-                "attribute_exists(#pk) AND (attribute_not_exists(key_checked_at) OR key_checked_at < :cutoff)",
-            )
+            .update_expression(format!("SET {} = :now", attr::KEY_CHECKED_AT))
+            .condition_expression(format!(
+                "attribute_exists(#pk) AND (attribute_not_exists({at}) OR {at} < :cutoff)",
+                at = attr::KEY_CHECKED_AT
+            ))
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":cutoff", n(now - interval))
@@ -392,18 +411,18 @@ impl Store for DynamoStore {
             return Ok(None);
         };
         let item = &item;
-        let token = match opt_s(item, "access_token") {
+        let token = match opt_s(item, attr::ACCESS_TOKEN) {
             Some(t) => Some(CachedToken {
                 token: Secret::new(t),
-                expires_at: get_n(item, "token_expires_at")?,
-                fetched_at: get_n(item, "fetched_at")?,
+                expires_at: get_n(item, attr::TOKEN_EXPIRES_AT)?,
+                fetched_at: get_n(item, attr::FETCHED_AT)?,
             }),
             None => None,
         };
         Ok(Some(TokenRecord {
             token,
-            lease_owner: opt_s(item, "lease_owner"),
-            lease_until: get_n(item, "lease_until").ok(),
+            lease_owner: opt_s(item, attr::LEASE_OWNER),
+            lease_until: get_n(item, attr::LEASE_UNTIL).ok(),
         }))
     }
 
@@ -419,8 +438,15 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(token_pk(appid)))
-            .update_expression("SET lease_owner = :o, lease_until = :u")
-            .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now")
+            .update_expression(format!(
+                "SET {} = :o, {until} = :u",
+                attr::LEASE_OWNER,
+                until = attr::LEASE_UNTIL
+            ))
+            .condition_expression(format!(
+                "attribute_not_exists({until}) OR {until} < :now",
+                until = attr::LEASE_UNTIL
+            ))
             .expression_attribute_values(":o", s(owner))
             .expression_attribute_values(":u", n(until))
             .expression_attribute_values(":now", n(now))
@@ -435,8 +461,12 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(token_pk(appid)))
-            .update_expression("REMOVE lease_owner, lease_until")
-            .condition_expression("lease_owner = :o")
+            .update_expression(format!(
+                "REMOVE {}, {}",
+                attr::LEASE_OWNER,
+                attr::LEASE_UNTIL
+            ))
+            .condition_expression(format!("{} = :o", attr::LEASE_OWNER))
             .expression_attribute_values(":o", s(owner))
             .send()
             .await;
@@ -455,10 +485,15 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(token_pk(appid)))
-            .update_expression(
-                "SET access_token = :t, token_expires_at = :e, fetched_at = :f REMOVE lease_owner, lease_until",
-            )
-            .condition_expression("lease_owner = :o")
+            .update_expression(format!(
+                "SET {} = :t, {} = :e, {} = :f REMOVE {owner}, {}",
+                attr::ACCESS_TOKEN,
+                attr::TOKEN_EXPIRES_AT,
+                attr::FETCHED_AT,
+                attr::LEASE_UNTIL,
+                owner = attr::LEASE_OWNER
+            ))
+            .condition_expression(format!("{} = :o", attr::LEASE_OWNER))
             .expression_attribute_values(":t", s(token.token.expose()))
             .expression_attribute_values(":e", n(token.expires_at))
             .expression_attribute_values(":f", n(token.fetched_at))

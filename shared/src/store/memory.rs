@@ -284,7 +284,7 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::secret::Secret;
 
     fn session(hash: &str) -> (Session, LoginUpdate) {
         let s = Session {

@@ -9,8 +9,8 @@ pub mod schema;
 pub use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
 use crate::error::StoreError;
+use crate::secret::Secret;
 
 /// A login session. Stored under the SHA-256 of its skey; the skey itself is never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

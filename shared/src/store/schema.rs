@@ -16,6 +16,50 @@ pub const OWNER_INDEX: &str = "owner-index";
 /// The partition key of [`OWNER_INDEX`] (String), set on session items only.
 pub const OWNER_ATTRIBUTE: &str = "owner";
 
+/// The attribute names of the items. The store builds every item and expression from these; nothing
+/// else names an attribute.
+pub mod attr {
+    /// `"session"` or `"user"` ([`super::KIND_SESSION`], [`super::KIND_USER`]); token items have none.
+    pub const KIND: &str = "kind";
+    /// Session: its non-secret id.
+    pub const SID: &str = "sid";
+    /// Session and user: the WeChat openid.
+    pub const OPENID: &str = "openid";
+    /// Session and user: the WeChat unionid, when known.
+    pub const UNIONID: &str = "unionid";
+    /// Session: the session_key of that login; user: the newest one.
+    pub const SESSION_KEY: &str = "session_key";
+    /// Session and user: epoch seconds of creation.
+    pub const CREATED_AT: &str = "created_at";
+    /// User: epoch seconds of the last change.
+    pub const UPDATED_AT: &str = "updated_at";
+    /// Session: epoch seconds of the last use (written at most hourly).
+    pub const LAST_SEEN: &str = "last_seen";
+    /// Session: absolute expiry, the table's TTL attribute.
+    pub const EXPIRES_AT: &str = super::TTL_ATTRIBUTE;
+    /// Session: when checksession was last asked about it.
+    pub const KEY_CHECKED_AT: &str = "key_checked_at";
+    /// User: the profile (a map).
+    pub const PROFILE: &str = "profile";
+    /// User: the phone number (a map).
+    pub const PHONE: &str = "phone";
+    /// Token: WeChat's access_token.
+    pub const ACCESS_TOKEN: &str = "access_token";
+    /// Token: when WeChat stops accepting it.
+    pub const TOKEN_EXPIRES_AT: &str = "token_expires_at";
+    /// Token: when it was fetched.
+    pub const FETCHED_AT: &str = "fetched_at";
+    /// Token: the instance holding the refresh lease.
+    pub const LEASE_OWNER: &str = "lease_owner";
+    /// Token: until when it holds it.
+    pub const LEASE_UNTIL: &str = "lease_until";
+}
+
+/// [`attr::KIND`] of session items.
+pub const KIND_SESSION: &str = "session";
+/// [`attr::KIND`] of user items.
+pub const KIND_USER: &str = "user";
+
 /// Key prefix of session items: `SESSION#<hex sha256(skey)>`.
 pub const SESSION_PREFIX: &str = "SESSION#";
 /// Key prefix of user items: `USER#<openid>`.

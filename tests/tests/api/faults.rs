@@ -19,15 +19,16 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
+use wxauth::access_token::AccessTokens;
 use wxauth::clock::ManualClock;
-use wxauth::config::Secret;
-use wxauth::handlers::account::AccountHandler;
 use wxauth::handlers::authorizer::{Authorizer, AuthorizerError};
 use wxauth::handlers::login::LoginHandler;
+use wxauth::handlers::userinfo::UserinfoHandler;
+use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::Store;
 use wxauth::store::dynamo::DynamoStore;
-use wxauth::token::Tokens;
+use wxauth::users::Users;
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::{Fault, Simulator};
 use wxauth_tests::dynamo;
@@ -200,7 +201,7 @@ struct World {
     sim: Arc<Simulator>,
     clock: Arc<ManualClock>,
     login: LoginHandler,
-    account: AccountHandler,
+    userinfo: UserinfoHandler,
     authorizer: Authorizer,
     /// Direct to moto, for the checks.
     moto: aws_sdk_dynamodb::Client,
@@ -225,10 +226,18 @@ impl World {
             APPID,
             Secret::new(SECRET),
         );
-        let tokens = Arc::new(Tokens::new(wechat.clone(), store.clone(), clock.clone()));
+        let tokens = Arc::new(AccessTokens::new(
+            wechat.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
         World {
             login: LoginHandler::new(wechat, sessions.clone()),
-            account: AccountHandler::new(APPID, sessions.clone(), tokens),
+            userinfo: UserinfoHandler::new(
+                APPID,
+                sessions.clone(),
+                Users::new(store.clone(), clock.clone(), tokens),
+            ),
             authorizer: Authorizer::new(sessions),
             sim,
             clock,
@@ -254,13 +263,13 @@ impl World {
         skey
     }
 
-    /// A request to the account function as API Gateway sends it after the authorizer allowed it
+    /// A request to the userinfo function as API Gateway sends it after the authorizer allowed it
     /// (with its context), as a cached Allow would during a store outage.
-    async fn account_call(&self, skey: &str, req: Req) -> (u16, Value) {
+    async fn userinfo_call(&self, skey: &str, req: Req) -> (u16, Value) {
         let openid = self.openids.lock().expect("lock").get(skey).cloned();
         let ctx = json!({"openid": openid.unwrap_or_else(|| "unknown".into()), "session_id": "s"});
         parts(
-            self.account
+            self.userinfo
                 .handle(req.skey(skey).authorized(ctx).into_request())
                 .await,
         )
@@ -535,7 +544,7 @@ async fn throttled_reads_fail_closed() {
         };
         for req in reqs {
             let label = format!("{how:?} {} {}", req.method, req.path);
-            let got = w.account_call(&skey, req).await;
+            let got = w.userinfo_call(&skey, req).await;
             assert_eq!(got.0, 503, "{label}: {}", got.1);
             assert_eq!(code(&got.1), "STORE_UNAVAILABLE", "{label}: {}", got.1);
         }
@@ -579,7 +588,7 @@ async fn throttled_writes_change_nothing() {
                 Req::new("POST", "/logout").json(&json!({"all": true})),
             ),
         ] {
-            let got = w.account_call(&skey, req).await;
+            let got = w.userinfo_call(&skey, req).await;
             assert_eq!(got.0, 503, "{how:?} {label}: {}", got.1);
             assert_eq!(code(&got.1), "STORE_UNAVAILABLE", "{how:?} {label}");
         }
@@ -595,7 +604,7 @@ async fn throttled_writes_change_nothing() {
     }
     // Healed: logout ends both sessions.
     let got = w
-        .account_call(
+        .userinfo_call(
             &skey,
             Req::new("POST", "/logout").json(&json!({"all": true})),
         )
@@ -621,7 +630,7 @@ async fn unreachable_dynamodb_is_503_and_deny() {
     assert_code(&w.login("alice").await, 503, "STORE_UNAVAILABLE");
     let skey = wxauth::crypto::generate_skey().expect("rng");
     assert_authorizer_fails_closed(&w.authorizer, &skey).await;
-    let got = w.account_call(&skey, Req::new("GET", "/me")).await;
+    let got = w.userinfo_call(&skey, Req::new("GET", "/me")).await;
     assert_code(&got, 503, "STORE_UNAVAILABLE");
     assert!(
         started.elapsed() < Duration::from_secs(60),

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
+use wxauth::access_token::{AccessTokens, REFRESH_MARGIN};
 use wxauth::clock::ManualClock;
 use wxauth::crypto;
 use wxauth::store::Store;
-use wxauth::token::{REFRESH_MARGIN, Tokens};
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::{Fault, TokenPolicy};
 
@@ -41,7 +41,7 @@ async fn logout_ends_this_session_at_once() {
             .json(&data)
             .authorized(ctx);
         let (status, out) =
-            wxauth_tests::events::parts(env.account.handle(req.into_request()).await);
+            wxauth_tests::events::parts(env.userinfo.handle(req.into_request()).await);
         assert_eq!(
             (status, code(&out)),
             (401, "SESSION_EXPIRED"),
@@ -336,15 +336,15 @@ async fn concurrent_cold_starts_share_one_refresh() {
                 http_client(Duration::from_secs(5)).expect("c"),
                 &env.wx_url,
                 APPID,
-                wxauth::config::Secret::new(SECRET),
+                wxauth::secret::Secret::new(SECRET),
             );
-            Arc::new(Tokens::new(
+            Arc::new(AccessTokens::new(
                 wechat,
                 env.store.clone(),
                 Arc::new(ManualClock::new(START)),
             ))
         };
-        let instances: Vec<Arc<Tokens>> = (0..4).map(|_| make()).collect();
+        let instances: Vec<Arc<AccessTokens>> = (0..4).map(|_| make()).collect();
         let handles: Vec<_> = instances
             .iter()
             .map(|t| {
@@ -378,9 +378,9 @@ async fn a_token_stored_just_before_our_lease_is_used_not_refreshed() {
                 http_client(Duration::from_secs(5)).expect("c"),
                 &env.wx_url,
                 APPID,
-                wxauth::config::Secret::new(SECRET),
+                wxauth::secret::Secret::new(SECRET),
             );
-            Tokens::new(wechat, store, Arc::new(ManualClock::new(START)))
+            AccessTokens::new(wechat, store, Arc::new(ManualClock::new(START)))
         };
         // Instance A refreshes and stores its token, which ends its lease.
         let first = make(env.store.clone()).get().await.expect("token");

@@ -1,4 +1,4 @@
-//! The `userinfo` function: the authorized routes about the caller's account.
+//! The `userinfo` function: the authorized routes about the caller.
 //!
 //! - `POST /userinfo`: verifies and decrypts WeChat user data with the newest session_key.
 //! - `GET /me`: the caller's identity, stored profile and phone, read from the authorizer context.
@@ -10,24 +10,21 @@
 //! is stale (`SESSION_KEY_EXPIRED`: the client must `wx.login` again) or the data is wrong
 //! (`DECRYPT_FAILED`); that check runs at most once a minute per session.
 
-use std::sync::Arc;
-
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{no_route, respond};
+use super::{action, no_route, respond, wechat_code};
 use crate::crypto::{self, Expect};
-use crate::error::{ApiError, StoreError};
+use crate::error::{ApiError, CryptoError};
 use crate::identity::Caller;
+use crate::routes::{Action, Function};
 use crate::sessions::Sessions;
-use crate::store::{Phone, Profile, Session, User};
-use crate::token::Tokens;
+use crate::store::Profile;
+use crate::users::Users;
 use crate::web::{self, StatusCode, parse_json};
 use crate::wechat::PhoneInfo;
 
-/// At most one `checksession` call per session in this many seconds.
-pub const KEY_CHECK_INTERVAL: i64 = 60;
 /// Longest nickname, in characters (after trimming).
 pub const MAX_NICKNAME_CHARS: usize = 64;
 /// Longest avatar URL, in bytes.
@@ -63,20 +60,20 @@ struct PhoneBody {
     iv: Option<String>,
 }
 
-/// The account function.
+/// The userinfo function.
 #[derive(Debug, Clone)]
-pub struct AccountHandler {
+pub struct UserinfoHandler {
     appid: String,
     sessions: Sessions,
-    tokens: Arc<Tokens>,
+    users: Users,
 }
 
-impl AccountHandler {
-    pub fn new(appid: &str, sessions: Sessions, tokens: Arc<Tokens>) -> Self {
-        AccountHandler {
+impl UserinfoHandler {
+    pub fn new(appid: &str, sessions: Sessions, users: Users) -> Self {
+        UserinfoHandler {
             appid: appid.to_string(),
             sessions,
-            tokens,
+            users,
         }
     }
 
@@ -86,33 +83,18 @@ impl AccountHandler {
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        match web::route_key(req).as_str() {
-            "POST /userinfo" => self.userinfo(req).await,
-            "GET /me" => self.me(req).await,
-            "PUT /profile" => self.profile(req).await,
-            "POST /phone" => self.phone(req).await,
-            "POST /logout" => self.logout(req).await,
-            other => Err(no_route(other)),
-        }
-    }
-
-    /// The user item of a live session; a session whose user item is gone is no session.
-    async fn user_of(&self, openid: &str) -> Result<User, ApiError> {
-        match self.sessions.store().get_user(openid).await {
-            Ok(Some(user)) => Ok(user),
-            Ok(None) => {
-                tracing::warn!("session without user item");
-                Err(ApiError::SessionExpired)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read user");
-                Err(ApiError::StoreUnavailable)
-            }
+        match action(req, Function::Userinfo)? {
+            Action::Userinfo => self.userinfo(req).await,
+            Action::Me => self.me(req).await,
+            Action::Profile => self.profile(req).await,
+            Action::Phone => self.phone(req).await,
+            Action::Logout => self.logout(req).await,
+            Action::Login => Err(no_route(req)),
         }
     }
 
     async fn userinfo(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let session: Session = self.sessions.require(web::skey_header(req)).await?;
+        let session = self.sessions.require(web::skey_header(req)).await?;
         let body: UserInfoBody = parse_json(req)?;
         if body.encrypted_data.trim().is_empty() || body.iv.trim().is_empty() {
             return Err(ApiError::BadRequest(
@@ -124,7 +106,7 @@ impl AccountHandler {
                 "rawData and signature must be sent together".into(),
             ));
         }
-        let user = self.user_of(&session.openid).await?;
+        let user = self.users.get(&session.openid).await?;
         let key = user.session_key.expose();
         let expect = Expect {
             appid: &self.appid,
@@ -137,30 +119,15 @@ impl AccountHandler {
         .and_then(|()| crypto::open_user_data(key, &body.encrypted_data, &body.iv, expect));
         let data = match opened {
             Ok(data) => data,
-            Err(e) => return Err(self.key_failure(&session, &user, e.into()).await),
+            Err(e) => return Err(self.users.explain_failure(&session, &user, e).await.into()),
         };
-
-        let profile = profile_from(&data);
-        let mut stored = user.profile.clone().unwrap_or_default();
-        stored.merge(profile);
         let unionid = data
             .get("unionId")
             .and_then(Value::as_str)
             .filter(|u| !u.is_empty());
-        let now = self.sessions.now();
-        match self
-            .sessions
-            .store()
-            .save_profile(&session.openid, &stored, unionid, now)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(ApiError::SessionExpired),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot save profile");
-                return Err(ApiError::StoreUnavailable);
-            }
-        }
+        self.users
+            .update_profile(&user, profile_from(&data), unionid)
+            .await?;
         Ok(web::json(StatusCode::OK, &json!({ "user": data })))
     }
 
@@ -169,7 +136,7 @@ impl AccountHandler {
             tracing::error!("no authorizer context: is this route behind the wxauth authorizer?");
             return Err(ApiError::SessionExpired);
         };
-        let user = self.user_of(&caller.openid).await?;
+        let user = self.users.get(&caller.openid).await?;
         Ok(web::json(
             StatusCode::OK,
             &json!({
@@ -181,82 +148,12 @@ impl AccountHandler {
         ))
     }
 
-    /// After a failed signature check or decryption: asks WeChat (at most once a minute per session)
-    /// whether the session_key is still valid. A stale key is `SESSION_KEY_EXPIRED`; otherwise the
-    /// original error stands. A failing check never changes the answer.
-    async fn key_failure(&self, session: &Session, user: &User, err: ApiError) -> ApiError {
-        if !matches!(err, ApiError::DecryptFailed | ApiError::InvalidSignature) {
-            return err;
-        }
-        let now = self.sessions.now();
-        match self
-            .sessions
-            .store()
-            .claim_key_check(&session.key_hash, now, KEY_CHECK_INTERVAL)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return err,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot rate-limit checksession; skipped");
-                return err;
-            }
-        }
-        let wechat = self.tokens.wechat();
-        let checked = self
-            .tokens
-            .call(|token| async move {
-                wechat
-                    .check_session(&token, &user.openid, &user.session_key)
-                    .await
-            })
-            .await;
-        match checked {
-            Ok(false) => {
-                tracing::info!(
-                    session_id = session.sid,
-                    "session_key no longer valid at WeChat"
-                );
-                ApiError::SessionKeyExpired
-            }
-            Ok(true) => err,
-            Err(e) => {
-                tracing::warn!(code = e.code(), "checksession failed; answer unchanged");
-                err
-            }
-        }
-    }
-
-    async fn save_profile(
-        &self,
-        session: &Session,
-        profile: &Profile,
-        unionid: Option<&str>,
-    ) -> Result<(), ApiError> {
-        let now = self.sessions.now();
-        match self
-            .sessions
-            .store()
-            .save_profile(&session.openid, profile, unionid, now)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(StoreError::Conflict(_)) => Err(ApiError::SessionExpired),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot save profile");
-                Err(ApiError::StoreUnavailable)
-            }
-        }
-    }
-
     async fn profile(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let session = self.sessions.require(web::skey_header(req)).await?;
         let body: ProfileBody = parse_json(req)?;
         let update = validate_profile(body)?;
-        let user = self.user_of(&session.openid).await?;
-        let mut profile = user.profile.unwrap_or_default();
-        profile.merge(update);
-        self.save_profile(&session, &profile, None).await?;
+        let user = self.users.get(&session.openid).await?;
+        let profile = self.users.update_profile(&user, update, None).await?;
         Ok(web::json(StatusCode::OK, &json!({ "user": profile })))
     }
 
@@ -270,30 +167,24 @@ impl AccountHandler {
             .filter(|c| !c.is_empty());
         let info = match (code, body.encrypted_data.as_deref(), body.iv.as_deref()) {
             (Some(code), _, _) => {
-                if code.len() > 256 || code.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                    return Err(ApiError::BadRequest(
-                        "code is not a getPhoneNumber code".into(),
-                    ));
-                }
-                let wechat = self.tokens.wechat();
-                self.tokens
-                    .call(|token| async move { wechat.phone_number(&token, code).await })
-                    .await?
+                let code = wechat_code(code, "getPhoneNumber")?;
+                self.users.phone_from_code(code).await?
             }
             (None, Some(enc), Some(iv)) if !enc.trim().is_empty() && !iv.trim().is_empty() => {
-                let user = self.user_of(&session.openid).await?;
+                let user = self.users.get(&session.openid).await?;
                 let expect = Expect {
                     appid: &self.appid,
                     openid: None,
                 };
                 let opened = crypto::open_user_data(user.session_key.expose(), enc, iv, expect)
                     .and_then(|data| {
-                        PhoneInfo::from_json(&Value::Object(data))
-                            .ok_or(crate::error::CryptoError::DecryptFailed)
+                        PhoneInfo::from_json(&Value::Object(data)).ok_or(CryptoError::DecryptFailed)
                     });
                 match opened {
                     Ok(info) => info,
-                    Err(e) => return Err(self.key_failure(&session, &user, e.into()).await),
+                    Err(e) => {
+                        return Err(self.users.explain_failure(&session, &user, e).await.into());
+                    }
                 }
             }
             _ => {
@@ -302,25 +193,7 @@ impl AccountHandler {
                 ));
             }
         };
-        let phone = Phone {
-            phone_number: info.phone_number,
-            pure_phone_number: info.pure_phone_number,
-            country_code: info.country_code,
-        };
-        let now = self.sessions.now();
-        match self
-            .sessions
-            .store()
-            .save_phone(&session.openid, &phone, now)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(ApiError::SessionExpired),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot save phone");
-                return Err(ApiError::StoreUnavailable);
-            }
-        }
+        let phone = self.users.save_phone(&session.openid, info).await?;
         Ok(web::json(StatusCode::OK, &json!({ "phone": phone })))
     }
 
@@ -332,35 +205,19 @@ impl AccountHandler {
         } else {
             parse_json(req)?
         };
-        let store = self.sessions.store();
-        let unavailable = |e: StoreError| {
-            tracing::error!(error = %e, "cannot end sessions");
-            ApiError::StoreUnavailable
-        };
-        let mut revoked = usize::from(
-            store
-                .delete_session(&session.key_hash)
-                .await
-                .map_err(unavailable)?,
-        );
-        if body.all == Some(true) {
-            revoked += store
-                .delete_sessions_of(&session.openid)
-                .await
-                .map_err(unavailable)?;
+        let all = body.all == Some(true);
+        let mut revoked = usize::from(self.sessions.end(&session).await?);
+        if all {
+            revoked += self.users.end_sessions(&session.openid).await?;
         }
-        tracing::info!(
-            session_id = session.sid,
-            revoked,
-            all = body.all == Some(true),
-            "logged out"
-        );
+        tracing::info!(session_id = session.sid, revoked, all, "logged out");
         Ok(web::json(StatusCode::OK, &json!({ "revoked": revoked })))
     }
 }
 
-/// Checks a `PUT /profile` body: a nickname of 1–64 characters after trimming without control
-/// characters, an https avatar URL of at most 1024 bytes; at least one of them.
+/// Checks a `PUT /profile` body: a nickname of 1 to [`MAX_NICKNAME_CHARS`] characters after trimming
+/// without control characters, an https avatar URL of at most [`MAX_AVATAR_URL_BYTES`] bytes; at least
+/// one of them.
 fn validate_profile(body: ProfileBody) -> Result<Profile, ApiError> {
     let invalid = |m: &str| ApiError::InvalidProfile(m.to_string());
     if body.nick_name.is_none() && body.avatar_url.is_none() {
@@ -372,7 +229,9 @@ fn validate_profile(body: ProfileBody) -> Result<Profile, ApiError> {
             let n = n.trim();
             let chars = n.chars().count();
             if chars == 0 || chars > MAX_NICKNAME_CHARS {
-                return Err(invalid("nickName must be 1 to 64 characters"));
+                return Err(invalid(&format!(
+                    "nickName must be 1 to {MAX_NICKNAME_CHARS} characters"
+                )));
             }
             if n.chars().any(char::is_control) {
                 return Err(invalid("nickName must not contain control characters"));
@@ -384,7 +243,9 @@ fn validate_profile(body: ProfileBody) -> Result<Profile, ApiError> {
         None => None,
         Some(u) => {
             if u.len() > MAX_AVATAR_URL_BYTES {
-                return Err(invalid("avatarUrl must be at most 1024 bytes"));
+                return Err(invalid(&format!(
+                    "avatarUrl must be at most {MAX_AVATAR_URL_BYTES} bytes"
+                )));
             }
             if u.is_empty() || u.chars().any(|c| c.is_control() || c.is_whitespace()) {
                 return Err(invalid("avatarUrl must be an https URL"));

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use wxauth::config::Secret;
 use wxauth::error::StoreError;
+use wxauth::secret::Secret;
 use wxauth::store::dynamo::DynamoStore;
 use wxauth::store::memory::MemoryStore;
 use wxauth::store::{LoginUpdate, Phone, Profile, Session, Store};

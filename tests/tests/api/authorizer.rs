@@ -3,17 +3,20 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use wxauth::config::Secret;
 use wxauth::crypto;
 use wxauth::handlers::authorizer::{Authorizer, AuthorizerError};
+use wxauth::secret::Secret;
 use wxauth::sessions::{Sessions, TOUCH_INTERVAL};
 use wxauth::store::memory::MemoryStore;
 use wxauth_tests::counting::CountingStore;
 use wxauth_tests::env::{BACKENDS, Backend, Env, IDLE, TTL};
-use wxauth_tests::events::{self, ACCOUNT, API_ID, REGION};
+use wxauth_tests::events::{self, ACCOUNT, API_ID, REGION, REST_STAGE};
 use wxauth_tests::logs;
 
-const WILDCARD_PROD: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/*/*";
+/// The stage's wildcard resource of the REST events.
+fn wildcard_prod() -> String {
+    format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{REST_STAGE}/*/*")
+}
 
 async fn v2(env: &Env, skey: Option<&str>) -> Value {
     env.authorizer
@@ -79,7 +82,7 @@ async fn http_api_v2_denies_everything_else() {
             let out = v2(&env, bad).await;
             assert_eq!(
                 out,
-                json!({"isAuthorized": false}),
+                json!({"isAuthorized": false, "context": {}}),
                 "{backend:?} {:?}",
                 bad.map(|b| &b[..b.len().min(20)])
             );
@@ -175,9 +178,11 @@ async fn rest_token_and_request_get_a_wildcard_policy_or_unauthorized() {
             let statement = &out["policyDocument"]["Statement"][0];
             assert_eq!(out["policyDocument"]["Version"], "2012-10-17");
             assert_eq!(statement["Effect"], "Allow");
-            assert_eq!(statement["Action"], "execute-api:Invoke");
+            // An IAM Action or Resource given as a one-element array is the same policy.
+            assert_eq!(statement["Action"], json!(["execute-api:Invoke"]));
             assert_eq!(
-                statement["Resource"], WILDCARD_PROD,
+                statement["Resource"],
+                json!([wildcard_prod()]),
                 "a cached policy must serve every route"
             );
             assert_eq!(out["context"]["openid"], json!(openid));
@@ -218,7 +223,7 @@ async fn http_api_payload_v1_gets_a_policy() {
     assert_eq!(out["policyDocument"]["Statement"][0]["Effect"], "Allow");
     assert_eq!(
         out["policyDocument"]["Statement"][0]["Resource"],
-        json!(resource)
+        json!([resource])
     );
     let out = env
         .authorizer
@@ -226,7 +231,7 @@ async fn http_api_payload_v1_gets_a_policy() {
         .await
         .expect("ok");
     assert_eq!(out["policyDocument"]["Statement"][0]["Effect"], "Deny");
-    assert!(out.get("context").is_none());
+    assert_eq!(out["context"], json!({}), "a denial carries no caller");
 }
 
 #[tokio::test]

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use serde_json::json;
 use serde_norway::Value;
+use wxauth::access_token::AccessTokens;
 use wxauth::clock::ManualClock;
-use wxauth::config::Secret;
-use wxauth::handlers::{account::AccountHandler, authorizer::Authorizer, login::LoginHandler};
+use wxauth::handlers::{authorizer::Authorizer, login::LoginHandler, userinfo::UserinfoHandler};
 use wxauth::routes::{Function, ROUTES};
+use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::memory::MemoryStore;
 use wxauth::store::schema;
-use wxauth::token::Tokens;
+use wxauth::users::Users;
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::Simulator;
 use wxauth_tests::counting::CountingStore;
@@ -108,7 +109,7 @@ fn the_table_is_the_one_the_code_uses() {
 fn function_of(f: Function) -> &'static str {
     match f {
         Function::Login => "LoginFunction",
-        Function::Account => "UserinfoFunction",
+        Function::Userinfo => "UserinfoFunction",
     }
 }
 
@@ -258,8 +259,12 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     );
     let login = LoginHandler::new(wechat.clone(), sessions(&login_store));
     let authorizer = Authorizer::new(sessions(&auth_store));
-    let tokens = Arc::new(Tokens::new(wechat, acct_store.clone(), clock.clone()));
-    let account = AccountHandler::new(APPID, sessions(&acct_store), tokens);
+    let tokens = Arc::new(AccessTokens::new(wechat, acct_store.clone(), clock.clone()));
+    let userinfo = UserinfoHandler::new(
+        APPID,
+        sessions(&acct_store),
+        Users::new(acct_store.clone(), clock.clone(), tokens),
+    );
 
     // Every route, happy and unhappy paths that reach different store calls.
     let mut skeys = Vec::new();
@@ -284,7 +289,7 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     let data = serde_json::to_value(sim.user_data(&openid).expect("data")).expect("json");
     let call = |req: Req| async {
         parts(
-            account
+            userinfo
                 .handle(req.authorized(ctx.clone()).into_request())
                 .await,
         )

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
-use crate::config::Secret;
-use crate::error::{ApiError, WechatError};
+use crate::error::{ServiceError, StoreError, WechatError};
+use crate::secret::Secret;
 use crate::store::{CachedToken, Store};
 use crate::wechat::WechatClient;
 
@@ -28,7 +28,7 @@ const MAX_WAIT: Duration = Duration::from_secs(LEASE_SECONDS as u64);
 const POLL: Duration = Duration::from_millis(150);
 
 /// The access_token provider of one function instance.
-pub struct Tokens {
+pub struct AccessTokens {
     wechat: WechatClient,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -36,9 +36,9 @@ pub struct Tokens {
     memory: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
-impl std::fmt::Debug for Tokens {
+impl std::fmt::Debug for AccessTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens")
+        f.debug_struct("AccessTokens")
             .field("owner", &self.owner)
             .finish()
     }
@@ -48,14 +48,14 @@ fn usable(t: &CachedToken, now: i64, rejected: Option<&Secret>) -> bool {
     t.expires_at - REFRESH_MARGIN > now && Some(&t.token) != rejected
 }
 
-fn store_error(e: crate::error::StoreError) -> ApiError {
-    tracing::error!(error = %e, "access_token cache unavailable");
-    ApiError::StoreUnavailable
+fn store_error(e: StoreError) -> ServiceError {
+    tracing::warn!(error = %e, "access_token cache unavailable");
+    ServiceError::Store(e)
 }
 
-impl Tokens {
+impl AccessTokens {
     pub fn new(wechat: WechatClient, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Tokens {
+        AccessTokens {
             wechat,
             store,
             clock,
@@ -69,12 +69,12 @@ impl Tokens {
     }
 
     /// A valid access_token.
-    pub async fn get(&self) -> Result<Secret, ApiError> {
+    pub async fn get(&self) -> Result<Secret, ServiceError> {
         self.token(None).await
     }
 
     /// A token other than `rejected`: from memory, from the table, or refreshed under the lease.
-    async fn token(&self, rejected: Option<&Secret>) -> Result<Secret, ApiError> {
+    async fn token(&self, rejected: Option<&Secret>) -> Result<Secret, ServiceError> {
         let mut memory = self.memory.lock().await;
         if let Some(t) = memory
             .as_ref()
@@ -142,12 +142,9 @@ impl Tokens {
         }
     }
 
-    async fn refresh(&self, leased: bool) -> Result<CachedToken, ApiError> {
+    async fn refresh(&self, leased: bool) -> Result<CachedToken, ServiceError> {
         let now = self.clock.now();
-        let fresh = self.wechat.stable_token().await.map_err(|e| {
-            tracing::error!(error = %e, "stable_token failed");
-            ApiError::from(e)
-        })?;
+        let fresh = self.wechat.stable_token().await?;
         let cached = CachedToken {
             token: fresh.token,
             expires_at: now + fresh.expires_in,
@@ -173,7 +170,7 @@ impl Tokens {
 
     /// Runs a WeChat call that needs the access_token; if WeChat rejects the token (40001/42001), gets a
     /// new one and retries once.
-    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, ApiError>
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, ServiceError>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, WechatError>>,
@@ -183,9 +180,9 @@ impl Tokens {
             Err(WechatError::AccessTokenInvalid(code)) => {
                 tracing::warn!(errcode = code, "access_token rejected; refreshing once");
                 let again = self.token(Some(&token)).await?;
-                f(again).await.map_err(ApiError::from)
+                Ok(f(again).await?)
             }
-            other => other.map_err(ApiError::from),
+            other => Ok(other?),
         }
     }
 }

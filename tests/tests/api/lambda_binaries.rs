@@ -180,7 +180,7 @@ async fn missing_configuration_stops_the_function_at_init_with_a_clear_message()
         .collect();
     let (rt, auth) = start("authorizer", &env).await;
     match rt.invoke(events::authorizer_v2(None, "GET", "/me")).await {
-        Outcome::Response(v) => assert_eq!(v, json!({"isAuthorized": false})),
+        Outcome::Response(v) => assert_eq!(v, json!({"isAuthorized": false, "context": {}})),
         other => panic!("{other:?}\n{}", auth.logs()),
     }
 }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wxauth::config::Secret;
 use wxauth::crypto;
 use wxauth::handlers::login::LoginHandler;
+use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::dynamo::DynamoStore;
 use wxauth::wechat::{WechatClient, http_client};

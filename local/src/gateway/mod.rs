@@ -1,0 +1,148 @@
+//! An imitation of API Gateway (HTTP API, payload format 2.0, a Lambda request authorizer with simple
+//! responses) in front of the very handlers of the Lambda functions.
+//!
+//! Each HTTP request becomes the JSON event API Gateway would send, parsed by `lambda_http` as in the
+//! deployed functions; each handler answer becomes the JSON a function returns, read back as API Gateway
+//! reads it. The routes are those of [`wxauth::routes::ROUTES`] (the table `template.yaml` is checked
+//! against), nothing else.
+//!
+//! What API Gateway does and this does too:
+//! - a method and path that match no route: `404 {"message":"Not Found"}`;
+//! - an authorized route without a (non-empty) `X-WX-Skey` header: `401 {"message":"Unauthorized"}`,
+//!   without calling the authorizer (the header is the authorizer's identity source);
+//! - an authorizer answer `{"isAuthorized":false}`: `403 {"message":"Forbidden"}`;
+//! - otherwise the function gets the authorizer's context at `requestContext.authorizer.lambda`;
+//! - bodies up to 10 MB (`413 {"message":"Request Entity Too Large"}` above); a body that is not UTF-8
+//!   is sent base64-encoded with `isBase64Encoded: true`;
+//! - header names lower-cased, repeated headers joined with commas, cookies in `cookies`;
+//! - an `apigw-requestid` header on every answer (the `requestContext.requestId` of the event).
+//!
+//! Deviations (a local server has no reason to imitate them):
+//! - an authorizer failure (the session store is down; the authorizer fails closed) is
+//!   `503 {"message":"Service Unavailable"}`, where AWS answers `500 {"message":"Internal Server Error"}`;
+//! - no authorizer cache: every request asks the authorizer, so a logout is refused at once (deployed,
+//!   the gateway may let a cached skey through for `AuthorizerCacheSeconds`, and the function answers
+//!   `SESSION_EXPIRED`);
+//! - no throttling, no CORS, HTTP/1.1 only, no TLS.
+//!
+//! By concern: [`request`] (a request as API Gateway sees it), [`body`] (the 10 MB limit),
+//! [`events`] (every event shape API Gateway sends, also used by the integration tests), [`answers`]
+//! (the gateway's own answers and a function's response read back), and here the dispatch.
+
+pub mod answers;
+pub mod body;
+pub mod events;
+pub mod request;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use http::header::CONTENT_LENGTH;
+use serde_json::Value;
+use wxauth::routes::{self, Function, Route};
+
+use crate::dev::Dev;
+pub use answers::{Answer, REQUEST_ID_HEADER, from_function};
+pub use body::{DRAIN_LIMIT, MAX_REQUEST_BYTES};
+pub use request::{Incoming, SKEY_HEADER, new_request_id};
+pub use wxauth::bootstrap::Functions;
+
+/// The gateway: routes, authorizer, functions, and the dev routes of simulator mode.
+#[derive(Debug)]
+pub struct Gateway {
+    functions: Functions,
+    dev: Option<Dev>,
+}
+
+impl Gateway {
+    pub fn new(functions: Functions, dev: Option<Dev>) -> Gateway {
+        Gateway { functions, dev }
+    }
+
+    /// Whether the dev routes are served (simulator mode).
+    pub fn has_dev_routes(&self) -> bool {
+        self.dev.is_some()
+    }
+
+    /// Answers one HTTP request as API Gateway and the functions would. Never panics on input.
+    pub async fn handle(&self, req: http::Request<Body>, peer: SocketAddr) -> Answer {
+        let id = new_request_id();
+        let (parts, body) = req.into_parts();
+        if !self.serves(parts.method.as_str(), parts.uri.path()) {
+            return Answer::not_found(&id);
+        }
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if body::declared_too_large(declared) {
+            return Answer::too_large(&id);
+        }
+        let body = match body::read(body, MAX_REQUEST_BYTES).await {
+            Ok(b) => b,
+            Err(body::BodyError::TooLarge) => return Answer::too_large(&id),
+            Err(body::BodyError::Broken) => return Answer::body_broken(&id),
+        };
+        self.dispatch(Incoming::new(&parts, body, peer, id)).await
+    }
+
+    /// Whether a method and path is a route (or, in simulator mode, a dev route).
+    fn serves(&self, method: &str, path: &str) -> bool {
+        routes::find(method, path).is_some()
+            || (self.dev.is_some() && crate::dev::find(method, path).is_some())
+    }
+
+    /// Answers a request that was read whole: the route, the authorizer for authorized routes (401
+    /// without the identity source, 403 when denied), then the function with the authorizer's context.
+    pub async fn dispatch(&self, incoming: Incoming) -> Answer {
+        let id = incoming.request_id.as_str();
+        let Some(route) = routes::find(&incoming.method, &incoming.path) else {
+            if let Some(dev) = &self.dev
+                && let Some(dev_route) = crate::dev::find(&incoming.method, &incoming.path)
+            {
+                let resp = dev.handle(dev_route, incoming.skey(), &incoming.body).await;
+                return from_function(resp, id);
+            }
+            return Answer::not_found(id);
+        };
+        let context = if route.authorized {
+            match self.authorize(&incoming, route).await {
+                Ok(context) => Some(context),
+                Err(answer) => return answer,
+            }
+        } else {
+            None
+        };
+        let event = events::http_v2(&incoming, &route.key(), context.as_ref());
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "lambda_http refused the event built for this request");
+                return Answer::internal_error("event not parsed", id);
+            }
+        };
+        let resp = match route.function {
+            Function::Login => self.functions.login.handle(request).await,
+            Function::Userinfo => self.functions.userinfo.handle(request).await,
+        };
+        from_function(resp, id)
+    }
+
+    /// The authorizer step: its context, or the gateway's answer.
+    async fn authorize(&self, incoming: &Incoming, route: &Route) -> Result<Value, Answer> {
+        let id = incoming.request_id.as_str();
+        if incoming.skey().is_none() {
+            return Err(Answer::unauthorized(id));
+        }
+        let event = events::authorizer_v2(incoming, &route.key());
+        match self.functions.authorizer.handle(event).await {
+            Ok(answer) if answer.get("isAuthorized") == Some(&Value::Bool(true)) => Ok(answer
+                .get("context")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}))),
+            Ok(_) => Err(Answer::forbidden(id)),
+            Err(_) => Err(Answer::authorizer_failed(id)),
+        }
+    }
+}

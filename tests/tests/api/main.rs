@@ -1,0 +1,17 @@
+//! The integration tests of wxauth, one test binary (it links the AWS SDK, axum and reqwest once):
+//! real HTTP, a real DynamoDB API (moto), real API Gateway event shapes and the real function binaries.
+//! One module per subject; run one with `cargo test -p wxauth-tests --test api <module>::`.
+
+mod authorizer;
+mod bad_input;
+mod faults;
+mod lambda_binaries;
+mod load;
+mod local_server;
+mod login;
+mod openapi_sync;
+mod profile_phone_logout;
+mod secrets;
+mod store_contract;
+mod template;
+mod userinfo;
