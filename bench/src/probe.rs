@@ -86,7 +86,7 @@ pub fn run(port: u16, ca: &std::path::Path, runs: usize) -> Result<TlsProbe, Str
         all.push(p);
     }
     let med = |f: fn(&TlsProbe) -> f64| {
-        crate::report::Stat::of(&all.iter().map(f).collect::<Vec<_>>()).median
+        crate::stats::Stat::of(&all.iter().map(f).collect::<Vec<_>>()).median
     };
     Ok(TlsProbe {
         rng_first_ms: med(|p| p.rng_first_ms),
@@ -122,7 +122,7 @@ pub fn sdk_child(table: &str) -> Result<SdkProbe, String> {
         .map_err(|e| e.to_string())?;
     p.tokio_runtime_ms = ms(t);
     let t = Instant::now();
-    wxauth::logging::init(wxauth::logging::Format::Json);
+    wxauth::logging::init();
     p.logging_ms = ms(t);
     let t = Instant::now();
     let http = wxauth::sdk_http::SdkHttp::new().map_err(|e| e.to_string())?;
@@ -182,7 +182,7 @@ pub fn run_sdk(table: &str, env: &[(&str, String)], runs: usize) -> Result<SdkPr
         all.push(serde_json::from_str::<SdkProbe>(last).map_err(|e| format!("{e}: {text}"))?);
     }
     let med = |f: fn(&SdkProbe) -> f64| {
-        crate::report::Stat::of(&all.iter().map(f).collect::<Vec<_>>()).median
+        crate::stats::Stat::of(&all.iter().map(f).collect::<Vec<_>>()).median
     };
     Ok(SdkProbe {
         sdk_http_ms: med(|p| p.sdk_http_ms),

@@ -28,9 +28,6 @@ impl ManualClock {
     pub fn new(now: i64) -> Self {
         ManualClock(AtomicI64::new(now))
     }
-    pub fn set(&self, now: i64) {
-        self.0.store(now, Ordering::SeqCst);
-    }
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }

@@ -2,7 +2,7 @@
 //! decryption of `encryptedData`, and the checksession signature.
 //!
 //! Everything here is a pure function over bytes, so it is tested with vectors made by an independent tool
-//! (Python's `cryptography`, see `tests/vectors/`).
+//! (OpenSSL, `scripts/make-crypto-vectors`, committed as `shared/testdata/userdata-vectors.json`).
 
 use aes::Aes128;
 use base64::Engine as _;

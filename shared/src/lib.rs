@@ -2,7 +2,19 @@
 //!
 //! The three Lambda functions (`login`, `userinfo`, `authorizer`) and the local server are thin shells
 //! around this crate: each builds its handler once ([`bootstrap`]) and hands requests to it
-//! ([`handlers`]). Modules have one job each.
+//! ([`handlers`]). A request reads top to bottom through these layers, each with its own error type
+//! ([`error`]):
+//!
+//! - **HTTP** — [`handlers`] (one module per function, dispatching on the route table of [`routes`]),
+//!   [`web`] (bodies, JSON answers, headers), [`identity`] (the authorizer's context). Errors:
+//!   [`error::ApiError`], made into answers in one place ([`handlers::respond`]).
+//! - **Services** — [`sessions`] (create, resolve, end a session), [`users`] (profile, phone, all of a
+//!   user's sessions, stale session_key checks), [`access_token`] (WeChat's access_token, shared by every
+//!   instance). Errors: [`error::ServiceError`], turned into `ApiError` once, logged.
+//! - **Below** — [`wechat`] (the WeChat server API), [`crypto`] (skeys, signatures, decryption),
+//!   [`store`] (the [`store::Store`] trait, DynamoDB and memory, the table's one description in
+//!   [`store::schema`]), [`config`] and [`secret`] (what a cold start reads), [`clock`], [`logging`],
+//!   [`tls`] and [`sdk_http`] (one TLS configuration for WeChat and the AWS SDK).
 
 pub mod access_token;
 #[cfg(feature = "aws")]

@@ -1,5 +1,6 @@
-//! Captures every log line the code under test writes (the same filter as production), so that tests
-//! can assert that no secret ever reaches a log.
+//! Captures every log line the code under test writes, as JSON like production but at debug level for
+//! wxauth and the local server (more lines than production writes, so more chances to catch a leak), so
+//! that tests can assert that no secret ever reaches a log.
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -35,7 +36,8 @@ impl<'a> MakeWriter<'a> for Capture {
     }
 }
 
-/// Installs the capturing subscriber for the whole test process (JSON lines, debug level for wxauth).
+/// Installs the capturing subscriber for the whole test process (JSON lines, debug level for wxauth and
+/// wxauth_local, warn for every other crate).
 pub fn install() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {

@@ -29,27 +29,8 @@ test('error code constants match the declared unions and the contract', () => {
   assert.deepEqual(Object.keys(lib.ErrorCodes).sort(), unionMembers('ServerErrorCode'));
   assert.deepEqual(Object.keys(lib.ClientErrorCodes).sort(), unionMembers('ClientErrorCode'));
   for (const [k, v] of Object.entries(Object.assign({}, lib.ErrorCodes, lib.ClientErrorCodes))) assert.equal(k, v);
-  // Every code of the contract's error table is exported (the contract lives at the repository root).
-  const root = path.join(__dirname, '..', '..', '..');
-  const contract = path.join(root, 'docs', 'contract.md');
-  if (fs.existsSync(contract)) {
-    const text = fs.readFileSync(contract, 'utf8');
-    const table = text.slice(text.indexOf('## Errors of the functions'), text.indexOf('## Lambda functions'));
-    const codes = [...table.matchAll(/^\| \d{3} \| `([A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
-    assert.ok(codes.length >= 18);
-    for (const code of codes) assert.ok(code in lib.ErrorCodes, code + ' of docs/contract.md is in ErrorCodes');
-  }
-  // ...and ErrorCodes is exactly what the server can answer: the codes of ApiError::code() (INTERNAL, 500,
-  // is one of them even where the contract's table does not list it yet).
-  const errors = path.join(root, 'shared', 'src', 'error.rs');
-  if (fs.existsSync(errors)) {
-    const text = fs.readFileSync(errors, 'utf8');
-    const body = text.slice(text.indexOf('pub fn code(&self)'));
-    const fnBody = body.slice(0, body.indexOf('\n    }\n'));
-    const codes = [...new Set([...fnBody.matchAll(/=> "([A-Z_]+)"/g)].map((m) => m[1]))].sort();
-    assert.ok(codes.includes('INTERNAL'));
-    assert.deepEqual(Object.keys(lib.ErrorCodes).sort(), codes, 'ErrorCodes == the server\'s ApiError codes');
-  }
+  // That ErrorCodes is exactly the server's list of codes (and the same as openapi.yaml, the README and
+  // docs/contract.md) is held by the one test of all code lists: tests/tests/api/error_codes.rs.
 });
 
 test('index.js keeps the one-line-per-code form that the server\'s test parses', () => {

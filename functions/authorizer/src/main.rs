@@ -5,7 +5,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wxauth::logging::init(wxauth::logging::Format::Json);
+    wxauth::logging::init();
     let authorizer = wxauth::bootstrap::authorizer()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;

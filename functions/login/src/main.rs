@@ -4,7 +4,7 @@ use lambda_http::{Error, Request, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wxauth::logging::init(wxauth::logging::Format::Json);
+    wxauth::logging::init();
     let handler = wxauth::bootstrap::login()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;

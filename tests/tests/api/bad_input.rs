@@ -210,280 +210,161 @@ fn big_string_body(field: &str, n: usize) -> Option<Vec<u8>> {
     js(json!({ field: "a".repeat(n) }))
 }
 
-/// The cases that need no particular session_key: every route, every shape of bad body and skey.
+/// Cases of one route, added one by one or as a table of (name, body, answer).
+#[derive(Default)]
+struct Cases(Vec<Case>);
+
+impl Cases {
+    fn add(
+        &mut self,
+        name: &str,
+        method: &'static str,
+        path: &str,
+        auth: Auth,
+        body: Option<Vec<u8>>,
+        want: Want,
+    ) {
+        self.0.push(case(name, method, path, auth, body, want));
+    }
+
+    fn push(&mut self, c: Case) {
+        self.0.push(c);
+    }
+
+    /// Cases of one method, path and skey: (name, body, answer) each.
+    fn table<const N: usize>(
+        &mut self,
+        method: &'static str,
+        path: &str,
+        auth: Auth,
+        rows: [(&str, Option<Vec<u8>>, Want); N],
+    ) {
+        for (name, body, want) in rows {
+            self.add(name, method, path, auth.clone(), body, want);
+        }
+    }
+}
+
+/// The cases that need no particular session_key: every route, every shape of bad body and skey,
+/// one table per route.
 fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
-    let mut cases = Vec::new();
-    let mut add = |name: &str,
-                   method: &'static str,
-                   path: &str,
-                   auth: Auth,
-                   body: Option<Vec<u8>>,
-                   want: Want| {
-        cases.push(case(name, method, path, auth, body, want));
-    };
+    [
+        login_cases(),
+        skey_cases(stale),
+        userinfo_cases(),
+        profile_cases(),
+        phone_cases(),
+        logout_cases(),
+        routes_cases(),
+    ]
+    .into_iter()
+    .flat_map(|c| c.0)
+    .collect()
+}
+
+/// POST /login: broken, truncated, wrong types, missing, extra, empty, huge, non-UTF-8.
+fn login_cases() -> Cases {
+    let mut cases = Cases::default();
     let deep = format!(
         r#"{{"code":"x","a":{}{}}}"#,
         "[".repeat(20_000),
         "]".repeat(20_000)
     );
-
-    // POST /login: broken, truncated, wrong types, missing, extra, empty, huge, non-UTF-8.
-    add(
-        "login: broken JSON",
+    cases.table(
         "POST",
         "/login",
         Auth::None,
-        text(r#"{"code":"#),
-        BAD,
-    );
-    add(
-        "login: truncated JSON",
-        "POST",
-        "/login",
-        Auth::None,
-        text(r#"{"code":"abc""#),
-        BAD,
-    );
-    add(
-        "login: trailing garbage",
-        "POST",
-        "/login",
-        Auth::None,
-        text(r#"{"code":"abc"}x"#),
-        BAD,
-    );
-    add("login: empty body", "POST", "/login", Auth::None, None, BAD);
-    add(
-        "login: blank body",
-        "POST",
-        "/login",
-        Auth::None,
-        text(" \n\t "),
-        BAD,
-    );
-    add(
-        "login: null",
-        "POST",
-        "/login",
-        Auth::None,
-        text("null"),
-        BAD,
-    );
-    add(
-        "login: array",
-        "POST",
-        "/login",
-        Auth::None,
-        text(r#"["code"]"#),
-        BAD,
-    );
-    add(
-        "login: string",
-        "POST",
-        "/login",
-        Auth::None,
-        text(r#""code""#),
-        BAD,
-    );
-    add(
-        "login: code is a number",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": 123})),
-        BAD,
-    );
-    add(
-        "login: code is null",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": null})),
-        BAD,
-    );
-    add(
-        "login: code is an array",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": ["a"]})),
-        BAD,
-    );
-    add(
-        "login: code is an object",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": {"a": 1}})),
-        BAD,
-    );
-    add(
-        "login: missing code",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({})),
-        BAD,
-    );
-    add(
-        "login: misspelt code",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"cod": "x"})),
-        BAD,
-    );
-    add(
-        "login: empty code",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": ""})),
-        BAD,
-    );
-    add(
-        "login: blank code",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "   "})),
-        BAD,
-    );
-    add(
-        "login: code with a space",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "a b"})),
-        BAD,
-    );
-    add(
-        "login: code with NUL",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "a\u{0}b"})),
-        BAD,
-    );
-    add(
-        "login: code with newline",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "a\nb"})),
-        BAD,
-    );
-    add(
-        "login: code of 257 bytes",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "a".repeat(257)})),
-        BAD,
-    );
-    add(
-        "login: code of 100 four-byte chars",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "😀".repeat(100)})),
-        BAD,
-    );
-    add(
-        "login: huge code (70 KiB)",
-        "POST",
-        "/login",
-        Auth::None,
-        big_string_body("code", 70 * 1024),
-        TOO_LARGE,
-    );
-    add(
-        "login: body of 64 KiB + 1",
-        "POST",
-        "/login",
-        Auth::None,
-        Some(login_body_of(64 * 1024 + 1)),
-        TOO_LARGE,
-    );
-    add(
-        "login: body of exactly 64 KiB",
-        "POST",
-        "/login",
-        Auth::None,
-        Some(login_body_of(64 * 1024)),
-        Want::Error(400, "INVALID_CODE"),
-    );
-    add(
-        "login: body over 10 MB",
-        "POST",
-        "/login",
-        Auth::None,
-        Some(login_body_of(10 * 1024 * 1024 + 1)),
-        Want::Gateway(413, "Request Entity Too Large"),
-    );
-    add(
-        "login: non-UTF-8 bytes",
-        "POST",
-        "/login",
-        Auth::None,
-        Some(b"{\"code\":\"\xff\xfe\"}".to_vec()),
-        BAD,
-    );
-    add(
-        "login: UTF-8 BOM",
-        "POST",
-        "/login",
-        Auth::None,
-        Some(b"\xef\xbb\xbf{\"code\":\"x\"}".to_vec()),
-        BAD,
-    );
-    add(
-        "login: lone surrogate escape",
-        "POST",
-        "/login",
-        Auth::None,
-        text(r#"{"code":"\ud800"}"#),
-        BAD,
-    );
-    add(
-        "login: number out of range",
-        "POST",
-        "/login",
-        Auth::None,
-        text(r#"{"code":"x","n":1e999}"#),
-        BAD,
-    );
-    add(
-        "login: nested 20000 deep",
-        "POST",
-        "/login",
-        Auth::None,
-        text(&deep),
-        BAD,
-    );
-    add(
-        "login: extra fields are ignored",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "never-minted", "detail": {"errMsg": "login:ok"}, "x": [1, 2]})),
-        Want::Error(400, "INVALID_CODE"),
-    );
-    add(
-        "login: duplicate keys, the last wins",
-        "POST",
-        "/login",
-        Auth::None,
-        text(r#"{"code":12,"code":"never-minted"}"#),
-        Want::Error(400, "INVALID_CODE"),
-    );
-    add(
-        "login: unknown code",
-        "POST",
-        "/login",
-        Auth::None,
-        js(json!({"code": "never-minted"})),
-        Want::Error(400, "INVALID_CODE"),
+        [
+            ("login: broken JSON", text(r#"{"code":"#), BAD),
+            ("login: truncated JSON", text(r#"{"code":"abc""#), BAD),
+            ("login: trailing garbage", text(r#"{"code":"abc"}x"#), BAD),
+            ("login: empty body", None, BAD),
+            ("login: blank body", text(" \n\t "), BAD),
+            ("login: null", text("null"), BAD),
+            ("login: array", text(r#"["code"]"#), BAD),
+            ("login: string", text(r#""code""#), BAD),
+            ("login: code is a number", js(json!({"code": 123})), BAD),
+            ("login: code is null", js(json!({"code": null})), BAD),
+            ("login: code is an array", js(json!({"code": ["a"]})), BAD),
+            (
+                "login: code is an object",
+                js(json!({"code": {"a": 1}})),
+                BAD,
+            ),
+            ("login: missing code", js(json!({})), BAD),
+            ("login: misspelt code", js(json!({"cod": "x"})), BAD),
+            ("login: empty code", js(json!({"code": ""})), BAD),
+            ("login: blank code", js(json!({"code": "   "})), BAD),
+            ("login: code with a space", js(json!({"code": "a b"})), BAD),
+            ("login: code with NUL", js(json!({"code": "a\u{0}b"})), BAD),
+            ("login: code with newline", js(json!({"code": "a\nb"})), BAD),
+            (
+                "login: code of 257 bytes",
+                js(json!({"code": "a".repeat(257)})),
+                BAD,
+            ),
+            (
+                "login: code of 100 four-byte chars",
+                js(json!({"code": "😀".repeat(100)})),
+                BAD,
+            ),
+            (
+                "login: huge code (70 KiB)",
+                big_string_body("code", 70 * 1024),
+                TOO_LARGE,
+            ),
+            (
+                "login: body of 64 KiB + 1",
+                Some(login_body_of(64 * 1024 + 1)),
+                TOO_LARGE,
+            ),
+            (
+                "login: body of exactly 64 KiB",
+                Some(login_body_of(64 * 1024)),
+                Want::Error(400, "INVALID_CODE"),
+            ),
+            (
+                "login: body over 10 MB",
+                Some(login_body_of(10 * 1024 * 1024 + 1)),
+                Want::Gateway(413, "Request Entity Too Large"),
+            ),
+            (
+                "login: non-UTF-8 bytes",
+                Some(b"{\"code\":\"\xff\xfe\"}".to_vec()),
+                BAD,
+            ),
+            (
+                "login: UTF-8 BOM",
+                Some(b"\xef\xbb\xbf{\"code\":\"x\"}".to_vec()),
+                BAD,
+            ),
+            (
+                "login: lone surrogate escape",
+                text(r#"{"code":"\ud800"}"#),
+                BAD,
+            ),
+            (
+                "login: number out of range",
+                text(r#"{"code":"x","n":1e999}"#),
+                BAD,
+            ),
+            ("login: nested 20000 deep", text(&deep), BAD),
+            (
+                "login: extra fields are ignored",
+                js(json!({"code": "never-minted", "detail": {"errMsg": "login:ok"}, "x": [1, 2]})),
+                Want::Error(400, "INVALID_CODE"),
+            ),
+            (
+                "login: duplicate keys, the last wins",
+                text(r#"{"code":12,"code":"never-minted"}"#),
+                Want::Error(400, "INVALID_CODE"),
+            ),
+            (
+                "login: unknown code",
+                js(json!({"code": "never-minted"})),
+                Want::Error(400, "INVALID_CODE"),
+            ),
+        ],
     );
     let mut plain = case(
         "login: text/plain is fine",
@@ -495,17 +376,13 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
     );
     plain.content_type = Some("text/plain");
     cases.push(plain);
-    let mut add = |name: &str,
-                   method: &'static str,
-                   path: &str,
-                   auth: Auth,
-                   body: Option<Vec<u8>>,
-                   want: Want| {
-        cases.push(case(name, method, path, auth, body, want));
-    };
+    cases
+}
 
-    // The skey: missing, blank, too long, too short, odd characters, unknown, expired, idle, revoked,
-    // deleted.
+/// The skey on every authorized route: missing, blank, too long, too short, odd characters, unknown,
+/// expired, idle, revoked, deleted.
+fn skey_cases(stale: &StaleSkeys) -> Cases {
+    let mut cases = Cases::default();
     let live_like = crypto::generate_skey().expect("rng");
     for (path, method) in [
         ("/me", "GET"),
@@ -514,7 +391,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
         ("/profile", "PUT"),
         ("/phone", "POST"),
     ] {
-        add(
+        cases.add(
             &format!("{method} {path}: no skey"),
             method,
             path,
@@ -522,7 +399,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
             None,
             UNAUTHORIZED,
         );
-        add(
+        cases.add(
             &format!("{method} {path}: unknown skey"),
             method,
             path,
@@ -578,7 +455,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
         } else {
             FORBIDDEN
         };
-        add(
+        cases.add(
             &format!("GET /me: {name}"),
             "GET",
             "/me",
@@ -587,7 +464,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
             want,
         );
     }
-    add(
+    cases.add(
         "GET /me: two skey headers",
         "GET",
         "/me",
@@ -596,7 +473,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
         FORBIDDEN,
     );
     // The authorizer allows it (the session exists), the function finds no user item.
-    add(
+    cases.add(
         "GET /me: skey whose user item was deleted",
         "GET",
         "/me",
@@ -604,7 +481,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
         None,
         Want::Error(401, "SESSION_EXPIRED"),
     );
-    add(
+    cases.add(
         "PUT /profile: skey whose user item was deleted",
         "PUT",
         "/profile",
@@ -612,7 +489,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
         js(json!({"nickName": "x"})),
         Want::Error(401, "SESSION_EXPIRED"),
     );
-    add(
+    cases.add(
         "GET /me: a body is ignored",
         "GET",
         "/me",
@@ -620,415 +497,266 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
         big_string_body("x", 70 * 1024),
         Want::Ok(200),
     );
+    cases
+}
 
-    // POST /userinfo: shapes that fail before decryption.
+/// POST /userinfo: shapes that fail before decryption.
+fn userinfo_cases() -> Cases {
+    let mut cases = Cases::default();
     let iv16 = b64(&[7u8; 16]);
     let ct32 = b64(&[9u8; 32]);
-    add(
-        "userinfo: broken JSON",
+    cases.table(
         "POST",
         "/userinfo",
         Auth::Live,
-        text(r#"{"encryptedData":"#),
-        BAD,
+        [
+            ("userinfo: broken JSON", text(r#"{"encryptedData":"#), BAD),
+            ("userinfo: empty body", None, BAD),
+            (
+                "userinfo: missing encryptedData",
+                js(json!({"iv": iv16})),
+                BAD,
+            ),
+            (
+                "userinfo: missing iv",
+                js(json!({"encryptedData": ct32})),
+                BAD,
+            ),
+            (
+                "userinfo: encryptedData is a number",
+                js(json!({"encryptedData": 5, "iv": iv16})),
+                BAD,
+            ),
+            (
+                "userinfo: iv is null",
+                js(json!({"encryptedData": ct32, "iv": null})),
+                BAD,
+            ),
+            (
+                "userinfo: empty encryptedData",
+                js(json!({"encryptedData": "", "iv": iv16})),
+                BAD,
+            ),
+            (
+                "userinfo: blank iv",
+                js(json!({"encryptedData": ct32, "iv": "  "})),
+                BAD,
+            ),
+            (
+                "userinfo: bad base64 encryptedData",
+                js(json!({"encryptedData": "***not base64***", "iv": iv16})),
+                BAD,
+            ),
+            (
+                "userinfo: bad base64 iv",
+                js(json!({"encryptedData": ct32, "iv": "!!!!"})),
+                BAD,
+            ),
+            (
+                "userinfo: iv of 15 bytes",
+                js(json!({"encryptedData": ct32, "iv": b64(&[1u8; 15])})),
+                BAD,
+            ),
+            (
+                "userinfo: iv of 17 bytes",
+                js(json!({"encryptedData": ct32, "iv": b64(&[1u8; 17])})),
+                BAD,
+            ),
+            (
+                "userinfo: rawData without signature",
+                js(json!({"rawData": "{}", "encryptedData": ct32, "iv": iv16})),
+                BAD,
+            ),
+            (
+                "userinfo: signature without rawData",
+                js(json!({"signature": "0".repeat(40), "encryptedData": ct32, "iv": iv16})),
+                BAD,
+            ),
+            (
+                "userinfo: ciphertext of 33 bytes",
+                js(json!({"encryptedData": b64(&[9u8; 33]), "iv": iv16})),
+                DECRYPT,
+            ),
+            (
+                "userinfo: random ciphertext",
+                js(json!({"encryptedData": ct32, "iv": iv16})),
+                DECRYPT,
+            ),
+            (
+                "userinfo: huge body",
+                big_string_body("encryptedData", 70 * 1024),
+                TOO_LARGE,
+            ),
+            (
+                "userinfo: non-UTF-8 body",
+                Some(b"{\"iv\":\"\xc3\x28\"}".to_vec()),
+                BAD,
+            ),
+        ],
     );
-    add(
-        "userinfo: empty body",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        None,
-        BAD,
-    );
-    add(
-        "userinfo: missing encryptedData",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"iv": iv16})),
-        BAD,
-    );
-    add(
-        "userinfo: missing iv",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": ct32})),
-        BAD,
-    );
-    add(
-        "userinfo: encryptedData is a number",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": 5, "iv": iv16})),
-        BAD,
-    );
-    add(
-        "userinfo: iv is null",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": ct32, "iv": null})),
-        BAD,
-    );
-    add(
-        "userinfo: empty encryptedData",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": "", "iv": iv16})),
-        BAD,
-    );
-    add(
-        "userinfo: blank iv",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": ct32, "iv": "  "})),
-        BAD,
-    );
-    add(
-        "userinfo: bad base64 encryptedData",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": "***not base64***", "iv": iv16})),
-        BAD,
-    );
-    add(
-        "userinfo: bad base64 iv",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": ct32, "iv": "!!!!"})),
-        BAD,
-    );
-    add(
-        "userinfo: iv of 15 bytes",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": ct32, "iv": b64(&[1u8; 15])})),
-        BAD,
-    );
-    add(
-        "userinfo: iv of 17 bytes",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": ct32, "iv": b64(&[1u8; 17])})),
-        BAD,
-    );
-    add(
-        "userinfo: rawData without signature",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"rawData": "{}", "encryptedData": ct32, "iv": iv16})),
-        BAD,
-    );
-    add(
-        "userinfo: signature without rawData",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"signature": "0".repeat(40), "encryptedData": ct32, "iv": iv16})),
-        BAD,
-    );
-    add(
-        "userinfo: ciphertext of 33 bytes",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": b64(&[9u8; 33]), "iv": iv16})),
-        DECRYPT,
-    );
-    add(
-        "userinfo: random ciphertext",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        js(json!({"encryptedData": ct32, "iv": iv16})),
-        DECRYPT,
-    );
-    add(
-        "userinfo: huge body",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        big_string_body("encryptedData", 70 * 1024),
-        TOO_LARGE,
-    );
-    add(
-        "userinfo: non-UTF-8 body",
-        "POST",
-        "/userinfo",
-        Auth::Live,
-        Some(b"{\"iv\":\"\xc3\x28\"}".to_vec()),
-        BAD,
-    );
+    cases
+}
 
-    // PUT /profile.
-    add(
-        "profile: broken JSON",
+/// PUT /profile.
+fn profile_cases() -> Cases {
+    let mut cases = Cases::default();
+    cases.table(
         "PUT",
         "/profile",
         Auth::Live,
-        text("{nickName:1}"),
-        BAD,
+        [
+            ("profile: broken JSON", text("{nickName:1}"), BAD),
+            ("profile: array", text("[]"), BAD),
+            (
+                "profile: nickName is a number",
+                js(json!({"nickName": 1})),
+                BAD,
+            ),
+            ("profile: nothing to save", js(json!({})), PROFILE),
+            (
+                "profile: only nulls",
+                js(json!({"nickName": null, "avatarUrl": null})),
+                PROFILE,
+            ),
+            (
+                "profile: empty nickName",
+                js(json!({"nickName": ""})),
+                PROFILE,
+            ),
+            (
+                "profile: blank nickName",
+                js(json!({"nickName": " \t "})),
+                PROFILE,
+            ),
+            (
+                "profile: nickName of 65 chars",
+                js(json!({"nickName": "字".repeat(65)})),
+                PROFILE,
+            ),
+            (
+                "profile: nickName with a control char",
+                js(json!({"nickName": "a\u{7}b"})),
+                PROFILE,
+            ),
+            (
+                "profile: http avatar",
+                js(json!({"avatarUrl": "http://e.com/a.png"})),
+                PROFILE,
+            ),
+            (
+                "profile: javascript avatar",
+                js(json!({"avatarUrl": "javascript:alert(1)"})),
+                PROFILE,
+            ),
+            (
+                "profile: avatar with user info",
+                js(json!({"avatarUrl": "https://u:p@e.com/a"})),
+                PROFILE,
+            ),
+            (
+                "profile: avatar of 1025 bytes",
+                js(json!({"avatarUrl": format!("https://e.com/{}", "a".repeat(1011))})),
+                PROFILE,
+            ),
+            (
+                "profile: huge nickName",
+                big_string_body("nickName", 70 * 1024),
+                TOO_LARGE,
+            ),
+        ],
     );
-    add(
-        "profile: array",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        text("[]"),
-        BAD,
-    );
-    add(
-        "profile: nickName is a number",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"nickName": 1})),
-        BAD,
-    );
-    add(
-        "profile: nothing to save",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({})),
-        PROFILE,
-    );
-    add(
-        "profile: only nulls",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"nickName": null, "avatarUrl": null})),
-        PROFILE,
-    );
-    add(
-        "profile: empty nickName",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"nickName": ""})),
-        PROFILE,
-    );
-    add(
-        "profile: blank nickName",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"nickName": " \t "})),
-        PROFILE,
-    );
-    add(
-        "profile: nickName of 65 chars",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"nickName": "字".repeat(65)})),
-        PROFILE,
-    );
-    add(
-        "profile: nickName with a control char",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"nickName": "a\u{7}b"})),
-        PROFILE,
-    );
-    add(
-        "profile: http avatar",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"avatarUrl": "http://e.com/a.png"})),
-        PROFILE,
-    );
-    add(
-        "profile: javascript avatar",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"avatarUrl": "javascript:alert(1)"})),
-        PROFILE,
-    );
-    add(
-        "profile: avatar with user info",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"avatarUrl": "https://u:p@e.com/a"})),
-        PROFILE,
-    );
-    add(
-        "profile: avatar of 1025 bytes",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        js(json!({"avatarUrl": format!("https://e.com/{}", "a".repeat(1011))})),
-        PROFILE,
-    );
-    add(
-        "profile: huge nickName",
-        "PUT",
-        "/profile",
-        Auth::Live,
-        big_string_body("nickName", 70 * 1024),
-        TOO_LARGE,
-    );
+    cases
+}
 
-    // POST /phone.
-    add(
-        "phone: nothing",
+/// POST /phone.
+fn phone_cases() -> Cases {
+    let mut cases = Cases::default();
+    let iv16 = b64(&[7u8; 16]);
+    let ct32 = b64(&[9u8; 32]);
+    cases.table(
         "POST",
         "/phone",
         Auth::Live,
-        js(json!({})),
-        BAD,
+        [
+            ("phone: nothing", js(json!({})), BAD),
+            ("phone: empty code", js(json!({"code": ""})), BAD),
+            (
+                "phone: code is a number",
+                js(json!({"code": 13800138000_i64})),
+                BAD,
+            ),
+            ("phone: code with a space", js(json!({"code": "a b"})), BAD),
+            (
+                "phone: code of 300 bytes",
+                js(json!({"code": "c".repeat(300)})),
+                BAD,
+            ),
+            (
+                "phone: unknown code",
+                js(json!({"code": "never-minted"})),
+                Want::Error(400, "INVALID_CODE"),
+            ),
+            (
+                "phone: encryptedData without iv",
+                js(json!({"encryptedData": ct32})),
+                BAD,
+            ),
+            (
+                "phone: bad base64",
+                js(json!({"encryptedData": "%%%", "iv": iv16})),
+                BAD,
+            ),
+            (
+                "phone: iv of 17 bytes",
+                js(json!({"encryptedData": ct32, "iv": b64(&[2u8; 17])})),
+                BAD,
+            ),
+            (
+                "phone: ciphertext of 20 bytes",
+                js(json!({"encryptedData": b64(&[3u8; 20]), "iv": iv16})),
+                DECRYPT,
+            ),
+            (
+                "phone: huge body",
+                big_string_body("code", 70 * 1024),
+                TOO_LARGE,
+            ),
+        ],
     );
-    add(
-        "phone: empty code",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"code": ""})),
-        BAD,
-    );
-    add(
-        "phone: code is a number",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"code": 13800138000_i64})),
-        BAD,
-    );
-    add(
-        "phone: code with a space",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"code": "a b"})),
-        BAD,
-    );
-    add(
-        "phone: code of 300 bytes",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"code": "c".repeat(300)})),
-        BAD,
-    );
-    add(
-        "phone: unknown code",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"code": "never-minted"})),
-        Want::Error(400, "INVALID_CODE"),
-    );
-    add(
-        "phone: encryptedData without iv",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"encryptedData": ct32})),
-        BAD,
-    );
-    add(
-        "phone: bad base64",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"encryptedData": "%%%", "iv": iv16})),
-        BAD,
-    );
-    add(
-        "phone: iv of 17 bytes",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"encryptedData": ct32, "iv": b64(&[2u8; 17])})),
-        BAD,
-    );
-    add(
-        "phone: ciphertext of 20 bytes",
-        "POST",
-        "/phone",
-        Auth::Live,
-        js(json!({"encryptedData": b64(&[3u8; 20]), "iv": iv16})),
-        DECRYPT,
-    );
-    add(
-        "phone: huge body",
-        "POST",
-        "/phone",
-        Auth::Live,
-        big_string_body("code", 70 * 1024),
-        TOO_LARGE,
-    );
+    cases
+}
 
-    // POST /logout: a refused body ends no session (the health check after it proves it).
-    add(
-        "logout: broken JSON",
+/// POST /logout: a refused body ends no session (the health check after it proves it).
+fn logout_cases() -> Cases {
+    let mut cases = Cases::default();
+    cases.table(
         "POST",
         "/logout",
         Auth::Live,
-        text("{"),
-        BAD,
+        [
+            ("logout: broken JSON", text("{"), BAD),
+            ("logout: all is a string", js(json!({"all": "yes"})), BAD),
+            ("logout: all is a number", js(json!({"all": 1})), BAD),
+            ("logout: array", text("[true]"), BAD),
+            ("logout: non-UTF-8", Some(vec![b'{', 0x80, b'}']), BAD),
+            (
+                "logout: huge body",
+                big_string_body("all", 70 * 1024),
+                TOO_LARGE,
+            ),
+        ],
     );
-    add(
-        "logout: all is a string",
-        "POST",
-        "/logout",
-        Auth::Live,
-        js(json!({"all": "yes"})),
-        BAD,
-    );
-    add(
-        "logout: all is a number",
-        "POST",
-        "/logout",
-        Auth::Live,
-        js(json!({"all": 1})),
-        BAD,
-    );
-    add(
-        "logout: array",
-        "POST",
-        "/logout",
-        Auth::Live,
-        text("[true]"),
-        BAD,
-    );
-    add(
-        "logout: non-UTF-8",
-        "POST",
-        "/logout",
-        Auth::Live,
-        Some(vec![b'{', 0x80, b'}']),
-        BAD,
-    );
-    add(
-        "logout: huge body",
-        "POST",
-        "/logout",
-        Auth::Live,
-        big_string_body("all", 70 * 1024),
-        TOO_LARGE,
-    );
+    cases
+}
 
-    // Routes that do not exist.
-    add("GET /login", "GET", "/login", Auth::None, None, NOT_FOUND);
-    add("DELETE /me", "DELETE", "/me", Auth::Live, None, NOT_FOUND);
-    add("POST /me/", "POST", "/me/", Auth::Live, None, NOT_FOUND);
-    add("GET /%ff", "GET", "/%ff", Auth::None, None, NOT_FOUND);
-    add(
+/// Routes that do not exist.
+fn routes_cases() -> Cases {
+    let mut cases = Cases::default();
+    cases.add("GET /login", "GET", "/login", Auth::None, None, NOT_FOUND);
+    cases.add("DELETE /me", "DELETE", "/me", Auth::Live, None, NOT_FOUND);
+    cases.add("POST /me/", "POST", "/me/", Auth::Live, None, NOT_FOUND);
+    cases.add("GET /%ff", "GET", "/%ff", Auth::None, None, NOT_FOUND);
+    cases.add(
         "GET a 4 KiB path",
         "GET",
         &format!("/{}", "a".repeat(4096)),
@@ -1036,7 +764,7 @@ fn generic_cases(stale: &StaleSkeys) -> Vec<Case> {
         None,
         NOT_FOUND,
     );
-    add(
+    cases.add(
         "PATCH /profile",
         "PATCH",
         "/profile",

@@ -4,6 +4,7 @@
 
 mod authorizer;
 mod bad_input;
+mod error_codes;
 mod faults;
 mod lambda_binaries;
 mod load;
