@@ -15,15 +15,25 @@
 //!
 //! Run it through `scripts/bench`, which builds the binaries and starts moto. Exit status: 0 when every
 //! goal holds, 1 when one is broken, 2 when the benchmark itself failed.
+//!
+//! This file runs the functions; beside it: `cli` (the options), `model` (runs, summaries and their
+//! JSON file), `stats` (medians, percentiles, the per-function summary), `goals` (the budgets),
+//! `render` (the tables), `sizes` (binaries and zips on disk), `proxy` and `probe`.
 
+mod cli;
+mod goals;
+mod model;
 mod probe;
 mod proxy;
-mod report;
+mod render;
+mod sizes;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::Parser as _;
 use serde_json::{Value, json};
 use wxauth::clock::SystemClock;
 use wxauth::secret::Secret;
@@ -34,77 +44,11 @@ use wxauth_tests::env::APPID;
 use wxauth_tests::events::{self, Req};
 use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome};
 
+use crate::cli::{Options, root};
+use crate::model::{Expected, Mode, Results, Run, Sizes};
 use crate::proxy::{Certs, Proxy};
-use crate::report::{Expected, Mode, Results, Run, Sizes};
 
 const SECRET: &str = "wxauth-bench-app-secret-51c2e0";
-
-#[derive(Debug, Clone)]
-struct Options {
-    runs: usize,
-    warm: usize,
-    bins: PathBuf,
-    out: PathBuf,
-    baseline: PathBuf,
-    save_baseline: bool,
-    certs: Option<PathBuf>,
-    modes: Vec<Mode>,
-    moto: String,
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
-
-fn usage() -> &'static str {
-    "usage: wxauth-bench [--runs N] [--warm N] [--bins DIR] [--out FILE] [--baseline FILE] \
-     [--save-baseline] [--certs DIR] [--modes http,tls,tls+prewarm]\n\
-     environment: WXAUTH_TEST_DYNAMODB_URL (moto, required), WXAUTH_BENCH_CERTS (TLS test material)"
-}
-
-fn options() -> Result<Options, String> {
-    let root = root();
-    let mut o = Options {
-        runs: 20,
-        warm: 10,
-        bins: root.join("target/release"),
-        out: root.join("target/bench/results.json"),
-        baseline: root.join("bench/baseline.json"),
-        save_baseline: false,
-        certs: std::env::var_os("WXAUTH_BENCH_CERTS").map(PathBuf::from),
-        modes: vec![Mode::Http, Mode::Tls, Mode::TlsPrewarm],
-        moto: std::env::var(wxauth_tests::dynamo::ENDPOINT_VAR)
-            .map_err(|_| "WXAUTH_TEST_DYNAMODB_URL (moto) is not set: run scripts/bench")?,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--runs" => o.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
-            "--warm" => o.warm = value()?.parse().map_err(|e| format!("--warm: {e}"))?,
-            "--bins" => o.bins = value()?.into(),
-            "--out" => o.out = value()?.into(),
-            "--baseline" => o.baseline = value()?.into(),
-            "--certs" => o.certs = Some(value()?.into()),
-            "--save-baseline" => o.save_baseline = true,
-            "--modes" => {
-                o.modes = value()?
-                    .split(',')
-                    .map(|m| Mode::parse(m.trim()).ok_or(format!("unknown mode {m}")))
-                    .collect::<Result<_, _>>()?
-            }
-            "-h" | "--help" => return Err(usage().into()),
-            other => return Err(format!("unknown argument {other}\n{}", usage())),
-        }
-    }
-    if o.runs == 0 || o.warm == 0 {
-        return Err("--runs and --warm must be at least 1".into());
-    }
-    Ok(o)
-}
 
 /// The functions measured, and the hello-world floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,7 +322,7 @@ async fn cold_start(
 fn sizes(o: &Options) -> Result<Vec<Sizes>, String> {
     let root = root();
     let mut out = Vec::new();
-    let newest_source = report::newest_mtime(&[
+    let newest_source = sizes::newest_mtime(&[
         root.join("shared/src"),
         root.join("functions"),
         root.join("Cargo.lock"),
@@ -386,14 +330,14 @@ fn sizes(o: &Options) -> Result<Vec<Sizes>, String> {
     ]);
     for f in Function::ALL {
         let bin = o.bins.join(f.binary());
-        let x86 = report::file_sizes(&bin)?;
+        let x86 = sizes::file_sizes(&bin)?;
         let arm = f
             .sam_resource()
             .map(|r| root.join(".aws-sam/build").join(r).join("bootstrap"))
             .filter(|p| p.exists())
             .map(|p| {
-                let stale = report::mtime(&p) < newest_source;
-                report::file_sizes(&p).map(|s| (s, stale))
+                let stale = sizes::mtime(&p) < newest_source;
+                sizes::file_sizes(&p).map(|s| (s, stale))
             })
             .transpose()?;
         out.push(Sizes {
@@ -468,30 +412,27 @@ async fn bench(o: &Options) -> Result<Results, String> {
     Ok(results)
 }
 
+/// A probe's child process: its measurement as one JSON line, or exit status 2.
+fn probe_child<T: serde::Serialize>(measured: Result<T, String>) {
+    match measured {
+        Ok(p) => println!("{}", serde_json::to_string(&p).unwrap_or_default()),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--probe-tls") {
-        let port = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
-        match probe::child(port) {
-            Ok(p) => println!("{}", serde_json::to_string(&p).unwrap_or_default()),
-            Err(e) => {
-                eprintln!("{e}");
-                std::process::exit(2);
-            }
-        }
-        return;
+    // Bad arguments: clap's message and exit status 2; --help: exit status 0.
+    let o = Options::parse();
+    if let Some(port) = o.probe_tls {
+        return probe_child(probe::child(port));
     }
-    if args.get(1).map(String::as_str) == Some("--probe-sdk") {
-        match probe::sdk_child(args.get(2).map(String::as_str).unwrap_or_default()) {
-            Ok(p) => println!("{}", serde_json::to_string(&p).unwrap_or_default()),
-            Err(e) => {
-                eprintln!("{e}");
-                std::process::exit(2);
-            }
-        }
-        return;
+    if let Some(table) = &o.probe_sdk {
+        return probe_child(probe::sdk_child(table));
     }
-    let o = match options() {
+    let o = match o.with_env(|name| std::env::var_os(name)) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -516,20 +457,23 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let summary = results.summarize();
-    let baseline = report::load(&o.baseline);
-    print!("{}", report::render(&summary, baseline.as_ref()));
-    if let Err(e) = report::save(&o.out, &summary) {
+    let summary = stats::summarize(&results);
+    let baseline = model::load(&o.baseline);
+    print!("{}", render::render(&summary, baseline.as_ref()));
+    if let Err(e) = model::save(&o.out, &summary) {
         eprintln!("cannot write {}: {e}", o.out.display());
     } else {
         println!("results: {}", o.out.display());
     }
     if o.save_baseline {
-        match report::save(&o.baseline, &summary) {
+        match model::save(&o.baseline, &summary) {
             Ok(()) => println!("baseline saved: {}", o.baseline.display()),
             Err(e) => eprintln!("cannot write {}: {e}", o.baseline.display()),
         }
     }
-    let broken = summary.goals.iter().filter(|g| !g.met).count();
-    std::process::exit(if broken == 0 { 0 } else { 1 });
+    std::process::exit(if goals::broken(&summary.goals) == 0 {
+        0
+    } else {
+        1
+    });
 }
