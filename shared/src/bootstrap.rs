@@ -151,20 +151,9 @@ async fn wechat_client(config: &Config, sdk: &SdkConfig) -> Result<WechatClient,
     ))
 }
 
-/// Builds the login function.
-pub async fn login() -> Result<LoginHandler, ConfigError> {
-    let config = Config::from_env(Role::WeChat)?;
-    let http = sdk_http();
-    let sdk = aws_config_with(http.clone()).await;
-    let (wechat, ()) = tokio::join!(
-        wechat_client(&config, &sdk),
-        prewarm_dynamodb(&sdk, http.as_ref())
-    );
-    Ok(LoginHandler::new(wechat?, sessions(&config, &sdk)))
-}
-
-/// Builds the userinfo function.
-pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
+/// What the login and userinfo functions both start with: their configuration, the WeChat client
+/// (the secret read from SSM while the DynamoDB connection is pre-warmed) and the sessions.
+async fn wechat_function() -> Result<(Config, WechatClient, Sessions), ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
     let http = sdk_http();
     let sdk = aws_config_with(http.clone()).await;
@@ -173,7 +162,19 @@ pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
         prewarm_dynamodb(&sdk, http.as_ref())
     );
     let sessions = sessions(&config, &sdk);
-    let users = users(wechat?, &sessions);
+    Ok((config, wechat?, sessions))
+}
+
+/// Builds the login function.
+pub async fn login() -> Result<LoginHandler, ConfigError> {
+    let (_, wechat, sessions) = wechat_function().await?;
+    Ok(LoginHandler::new(wechat, sessions))
+}
+
+/// Builds the userinfo function.
+pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
+    let (config, wechat, sessions) = wechat_function().await?;
+    let users = users(wechat, &sessions);
     Ok(UserinfoHandler::new(&config.appid, sessions, users))
 }
 

@@ -312,30 +312,13 @@ mod tests {
         let fail = |key: &str, enc: &str, iv: &str, expect: Expect<'_>| {
             open_user_data(key, enc, iv, expect).expect_err("must fail")
         };
-        assert_eq!(
-            fail(
-                KEY,
-                &enc,
-                &iv_b64,
-                Expect {
-                    appid: "other",
-                    openid: Some("o1")
-                }
-            ),
-            CryptoError::DecryptFailed
-        );
-        assert_eq!(
-            fail(
-                KEY,
-                &enc,
-                &iv_b64,
-                Expect {
-                    appid: "wxapp",
-                    openid: Some("o2")
-                }
-            ),
-            CryptoError::DecryptFailed
-        );
+        for (appid, openid) in [("other", "o1"), ("wxapp", "o2")] {
+            let wrong = Expect {
+                appid,
+                openid: Some(openid),
+            };
+            assert_eq!(fail(KEY, &enc, &iv_b64, wrong), CryptoError::DecryptFailed);
+        }
         assert_eq!(
             fail("AAAAAAAAAAAAAAAAAAAAAA==", &enc, &iv_b64, expect),
             CryptoError::DecryptFailed

@@ -241,6 +241,11 @@ mod tests {
         );
     }
 
+    async fn last_seen(store: &MemoryStore, hash: &str) -> i64 {
+        let session = store.get_session(hash).await.expect("ok").expect("session");
+        session.last_seen
+    }
+
     #[tokio::test]
     async fn touches_at_most_hourly() {
         let (s, clock, store) = setup();
@@ -255,28 +260,12 @@ mod tests {
             .await
             .expect("ok")
             .expect("valid");
-        assert_eq!(
-            store
-                .get_session(&hash)
-                .await
-                .expect("ok")
-                .expect("s")
-                .last_seen,
-            t0
-        );
+        assert_eq!(last_seen(&store, &hash).await, t0);
         clock.advance(1);
         s.resolve(Some(new.skey.expose()))
             .await
             .expect("ok")
             .expect("valid");
-        assert_eq!(
-            store
-                .get_session(&hash)
-                .await
-                .expect("ok")
-                .expect("s")
-                .last_seen,
-            t0 + TOUCH_INTERVAL
-        );
+        assert_eq!(last_seen(&store, &hash).await, t0 + TOUCH_INTERVAL);
     }
 }

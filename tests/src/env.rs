@@ -23,6 +23,16 @@ pub const TTL: i64 = 7 * 86400;
 pub const IDLE: i64 = 2 * 86400;
 pub const START: i64 = 1_795_000_000;
 
+/// The WeChat client of the test app ([`APPID`], [`SECRET`]) against a simulator at `url`.
+pub fn wechat_client(url: &str, timeout: Duration) -> WechatClient {
+    WechatClient::new(
+        http_client(timeout).expect("http client"),
+        url,
+        APPID,
+        Secret::new(SECRET),
+    )
+}
+
 /// Which store the handlers use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -73,12 +83,7 @@ impl Env {
         };
         let clock = Arc::new(ManualClock::new(START));
         let sessions = Sessions::new(store.clone(), clock.clone(), TTL, IDLE);
-        let wechat = WechatClient::new(
-            http_client(timeout).expect("http client"),
-            &wx_url,
-            APPID,
-            Secret::new(SECRET),
-        );
+        let wechat = wechat_client(&wx_url, timeout);
         let tokens = Arc::new(AccessTokens::new(
             wechat.clone(),
             store.clone(),

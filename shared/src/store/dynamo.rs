@@ -40,6 +40,17 @@ impl DynamoStore {
         &self.table
     }
 
+    /// An UpdateItem of the item `pk`.
+    fn update(
+        &self,
+        pk: String,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk))
+    }
+
     /// One strongly consistent GetItem.
     async fn get(&self, op: &str, pk: String) -> Result<Option<Item>, StoreError> {
         let out = self
@@ -257,10 +268,7 @@ impl Store for DynamoStore {
 
     async fn touch_session(&self, key_hash: &str, last_seen: i64) -> Result<(), StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(session_pk(key_hash)))
+            .update(session_pk(key_hash))
             .update_expression(format!("SET {} = :t", attr::LAST_SEEN))
             .condition_expression(format!(
                 "attribute_exists(#pk) AND {} < :t",
@@ -342,10 +350,7 @@ impl Store for DynamoStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(user_pk(openid)))
+            .update(user_pk(openid))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":p", to_map(profile)?)
@@ -363,10 +368,7 @@ impl Store for DynamoStore {
     }
 
     async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(user_pk(openid)))
+        self.update(user_pk(openid))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .update_expression(format!(
@@ -389,10 +391,7 @@ impl Store for DynamoStore {
         interval: i64,
     ) -> Result<bool, StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(session_pk(key_hash)))
+            .update(session_pk(key_hash))
             .update_expression(format!("SET {} = :now", attr::KEY_CHECKED_AT))
             .condition_expression(format!(
                 "attribute_exists(#pk) AND (attribute_not_exists({at}) OR {at} < :cutoff)",
@@ -434,10 +433,7 @@ impl Store for DynamoStore {
         until: i64,
     ) -> Result<bool, StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(token_pk(appid)))
+            .update(token_pk(appid))
             .update_expression(format!(
                 "SET {} = :o, {until} = :u",
                 attr::LEASE_OWNER,
@@ -457,10 +453,7 @@ impl Store for DynamoStore {
 
     async fn release_token_lease(&self, appid: &str, owner: &str) -> Result<(), StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(token_pk(appid)))
+            .update(token_pk(appid))
             .update_expression(format!(
                 "REMOVE {}, {}",
                 attr::LEASE_OWNER,
@@ -481,10 +474,7 @@ impl Store for DynamoStore {
         token: &CachedToken,
     ) -> Result<bool, StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(token_pk(appid)))
+            .update(token_pk(appid))
             .update_expression(format!(
                 "SET {} = :t, {} = :e, {} = :f REMOVE {owner}, {}",
                 attr::ACCESS_TOKEN,

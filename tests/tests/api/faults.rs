@@ -19,17 +19,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
-use wxauth::access_token::AccessTokens;
 use wxauth::clock::ManualClock;
 use wxauth::handlers::authorizer::{Authorizer, AuthorizerError};
 use wxauth::handlers::login::LoginHandler;
 use wxauth::handlers::userinfo::UserinfoHandler;
-use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::Store;
 use wxauth::store::dynamo::DynamoStore;
-use wxauth::users::Users;
-use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::{Fault, Simulator};
 use wxauth_tests::dynamo;
 use wxauth_tests::env::{APPID, BACKENDS, Backend, Env, IDLE, SECRET, START, TTL};
@@ -220,25 +216,12 @@ impl World {
         let store: Arc<dyn Store> = Arc::new(DynamoStore::new(function_client(endpoint), &table));
         let clock = Arc::new(ManualClock::new(START));
         let sessions = Sessions::new(store.clone(), clock.clone(), TTL, IDLE);
-        let wechat = WechatClient::new(
-            http_client(Duration::from_secs(5)).expect("http"),
-            &wx_url,
-            APPID,
-            Secret::new(SECRET),
-        );
-        let tokens = Arc::new(AccessTokens::new(
-            wechat.clone(),
-            store.clone(),
-            clock.clone(),
-        ));
+        let wechat = wxauth_tests::env::wechat_client(&wx_url, Duration::from_secs(5));
+        let functions = wxauth::bootstrap::functions(APPID, &sessions, wechat);
         World {
-            login: LoginHandler::new(wechat, sessions.clone()),
-            userinfo: UserinfoHandler::new(
-                APPID,
-                sessions.clone(),
-                Users::new(store.clone(), clock.clone(), tokens),
-            ),
-            authorizer: Authorizer::new(sessions),
+            login: functions.login,
+            userinfo: functions.userinfo,
+            authorizer: functions.authorizer,
             sim,
             clock,
             moto,
