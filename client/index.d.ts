@@ -12,6 +12,7 @@ export type ServerErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'INVALID_CODE'
   | 'CODE_USED'
+  | 'UNKNOWN_APP'
   | 'USER_BLOCKED'
   | 'RATE_LIMITED'
   | 'WECHAT_BUSY'

@@ -1,8 +1,10 @@
 //! The dev routes of simulator mode: what a phone and WeChat would give the mini program, so that the
 //! whole API can be driven with curl.
 //!
-//! - `POST /dev/code` `{"user":"alice"}` (optional; default `"dev"`) → `{"code"}`: a fresh single-use
-//!   `wx.login` code; the same name always maps to the same openid.
+//! - `POST /dev/code` `{"user":"alice","appid":"wx…"}` (both optional; default `"dev"` and the first
+//!   app) → `{"code"}`: a fresh single-use `wx.login` code of that app; the same name always maps to
+//!   the same openid in one app, and to the same unionid in every app bound to the simulated Open
+//!   Platform account.
 //! - `POST /dev/userinfo` with `X-WX-Skey` → `{"rawData","signature","encryptedData","iv"}`: what
 //!   `wx.getUserInfo` gives, made with the newest session_key of that session's user.
 //! - `POST /dev/phone-code` `{"phoneNumber":"13800138000"}` (optional) → `{"code"}` for `POST /phone`.
@@ -102,7 +104,15 @@ impl Dev {
                 "user must be a name of at most {MAX_USER_LEN} printable characters"
             )));
         }
-        Ok(json!({ "code": self.sim.mint_code(user) }))
+        let appid = match body.get("appid") {
+            None | Some(Value::Null) => self.sim.appid().to_string(),
+            Some(Value::String(a)) if self.sim.appids().iter().any(|known| known == a.trim()) => {
+                a.trim().to_string()
+            }
+            Some(Value::String(_)) => return Err(ApiError::UnknownApp),
+            Some(_) => return Err(ApiError::BadRequest("appid must be a string".into())),
+        };
+        Ok(json!({ "code": self.sim.mint_code_in(&appid, user) }))
     }
 
     async fn user_info(&self, skey: Option<&str>) -> Result<Value, ApiError> {

@@ -10,8 +10,12 @@ use wxauth_local::settings::{DEFAULT_LISTEN, Options, parse_listen};
 const ENVIRONMENT: &str = "\
 Environment (the Lambda functions' variables, see docs/contract.md):
   WX_APPID, WX_SECRET    the mini program's credentials: use the real WeChat API.
-                         Without WX_SECRET: simulator mode, with the dev routes /dev/*.
+                         Without any secret: simulator mode, with the dev routes /dev/*.
   WX_SECRET_PARAMETER    instead of WX_SECRET: an SSM SecureString parameter name
+  WX_APPS                more mini programs: APPID=SECRET,APPID=SECRET
+  WX_APPS_FILE           a file of APPID=SECRET lines (keep it private)
+  WX_APPIDS, WX_SECRET_PARAMETER_PREFIX
+                         more appids whose secrets are SSM parameters PREFIX+APPID
   WX_API_BASE            another WeChat API base URL (default https://api.weixin.qq.com)
   SESSION_TABLE          a DynamoDB table instead of memory (AWS_ENDPOINT_URL_DYNAMODB for a
                          local DynamoDB; AWS_REGION and credentials as for any AWS SDK)
@@ -32,6 +36,14 @@ struct Args {
     /// Create the SESSION_TABLE DynamoDB table (template.yaml's schema) if it does not exist
     #[arg(long)]
     create_table: bool,
+    /// A mini program to serve, repeatable: APPID=SECRET for the real WeChat API (the secret then
+    /// shows in `ps`: WX_APPS or WX_APPS_FILE keep it out), or APPID in simulator mode
+    #[arg(long = "app", value_name = "APPID[=SECRET]")]
+    apps: Vec<String>,
+    /// Simulator mode: a mini program not bound to the simulated Open Platform account (its users
+    /// get no unionid), repeatable
+    #[arg(long = "unbound-app", value_name = "APPID")]
+    unbound_apps: Vec<String>,
 }
 
 #[tokio::main]
@@ -41,6 +53,8 @@ async fn main() -> ExitCode {
         listen: args.listen,
         data: args.data,
         create_table: args.create_table,
+        apps: args.apps,
+        unbound_apps: args.unbound_apps,
     };
     match wxauth_local::server::run(options).await {
         Ok(()) => ExitCode::SUCCESS,

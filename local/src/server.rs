@@ -83,16 +83,11 @@ pub struct App {
     pub store: String,
 }
 
-/// Builds the store, the WeChat client (and the simulator) and the three functions.
+/// Builds the store, the WeChat clients (and the simulator) and the three functions.
 pub async fn build(settings: &Settings) -> Result<App, StartError> {
     let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
-        || matches!(
-            settings.wechat,
-            Wechat::Real {
-                secret: SecretSource::Parameter(_),
-                ..
-            }
-        );
+        || matches!(&settings.wechat, Wechat::Real { apps, .. }
+            if apps.iter().any(|a| matches!(a.secret, SecretSource::Parameter(_))));
     let sdk = if needs_aws {
         Some(wxauth::bootstrap::aws_config().await)
     } else {
@@ -108,49 +103,88 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
     let http = wechat::http_client(settings.wechat_timeout)
         .map_err(|e| StartError(format!("cannot build the HTTP client for WeChat: {e}")))?;
 
-    let (appid, wechat_client, dev, wechat_line) = match &settings.wechat {
-        Wechat::Simulator { appid } => {
-            // A secret nobody sees: the simulator checks it like WeChat checks the real one.
-            let secret = wxauth::crypto::random_id()
-                .map_err(|e| StartError(format!("no randomness from the OS: {e}")))?;
-            let sim = Simulator::new(appid, &secret);
+    let (clients, dev, wechat_line) = match &settings.wechat {
+        Wechat::Simulator { apps } => {
+            // Secrets nobody sees: the simulator checks them like WeChat checks the real ones.
+            let secret = || {
+                wxauth::crypto::random_id()
+                    .map_err(|e| StartError(format!("no randomness from the OS: {e}")))
+            };
+            let mut clients = Vec::new();
+            let mut sim: Option<Arc<Simulator>> = None;
+            for app in apps {
+                let secret = secret()?;
+                match &sim {
+                    None => {
+                        sim = Some(if app.bound {
+                            Simulator::new(&app.appid, &secret)
+                        } else {
+                            Simulator::without_unionid(&app.appid, &secret)
+                        });
+                    }
+                    Some(s) => s.add_app(&app.appid, &secret, app.bound),
+                }
+                clients.push((app.appid.clone(), secret));
+            }
+            let sim = sim.ok_or_else(|| StartError("no app to simulate".into()))?;
             let url = sim
                 .spawn()
                 .await
                 .map_err(|e| StartError(format!("cannot start the WeChat simulator: {e}")))?;
-            let client = WechatClient::new(http, &url, appid, Secret::new(secret));
+            let clients = clients
+                .into_iter()
+                .map(|(appid, secret)| {
+                    WechatClient::new(http.clone(), &url, &appid, Secret::new(secret))
+                })
+                .collect();
+            let names: Vec<String> = apps
+                .iter()
+                .map(|a| {
+                    if a.bound {
+                        a.appid.clone()
+                    } else {
+                        format!("{} (no unionid)", a.appid)
+                    }
+                })
+                .collect();
             let line = format!(
-                "simulator mode: a fake WeChat at {url}, appid {appid} (set WX_APPID and WX_SECRET \
-                 for the real WeChat API)"
+                "simulator mode: a fake WeChat at {url}, appid {} (set WX_APPID and WX_SECRET, or \
+                 --app APPID=SECRET, for the real WeChat API)",
+                names.join(", ")
             );
-            (
-                appid.clone(),
-                client,
-                Some(Dev::new(sim, sessions.clone())),
-                line,
-            )
+            (clients, Some(sim), line)
         }
-        Wechat::Real {
-            appid,
-            secret,
-            api_base,
-        } => {
-            let secret = match (secret, &sdk) {
-                (SecretSource::Parameter(_), Some(sdk)) => {
-                    wxauth::bootstrap::resolve_secret(secret, sdk)
-                        .await
-                        .map_err(|e| StartError(e.to_string()))?
-                }
-                (SecretSource::Value(s), _) => s.clone(),
-                _ => return Err(StartError("no app secret".into())),
-            };
-            let client = WechatClient::new(http, api_base, appid, secret);
-            let line = format!("WeChat API {api_base}, appid {appid}");
-            (appid.clone(), client, None, line)
+        Wechat::Real { apps, api_base } => {
+            let mut clients = Vec::new();
+            for app in apps {
+                let secret = match (&app.secret, &sdk) {
+                    (SecretSource::Parameter(_), Some(sdk)) => {
+                        wxauth::bootstrap::resolve_secret(&app.secret, sdk)
+                            .await
+                            .map_err(|e| StartError(e.to_string()))?
+                    }
+                    (SecretSource::Value(s), _) => s.clone(),
+                    _ => return Err(StartError(format!("no app secret for {}", app.appid))),
+                };
+                clients.push(WechatClient::new(
+                    http.clone(),
+                    api_base,
+                    &app.appid,
+                    secret,
+                ));
+            }
+            let ids: Vec<&str> = apps.iter().map(|a| a.appid.as_str()).collect();
+            let line = format!("WeChat API {api_base}, appid {}", ids.join(", "));
+            (clients, None, line)
         }
     };
 
-    let functions = wxauth::bootstrap::functions(&appid, &sessions, wechat_client);
+    let functions = wxauth::bootstrap::functions(&sessions, clients)
+        .ok_or_else(|| StartError("no mini program configured".into()))?;
+    let dev = dev.map(|sim| {
+        let appids = sim.appids();
+        Dev::new(sim, sessions.clone().for_apps(&appids))
+    });
     Ok(App {
         gateway: Gateway::new(functions, dev),
         wechat: wechat_line,

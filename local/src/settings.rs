@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wxauth::config::{Config, Role, SecretSource};
+use wxauth::config::{AppConfig, Config, Role, is_appid};
 use wxauth::error::ConfigError;
 
 /// Where the server listens unless told otherwise.
@@ -25,17 +25,30 @@ pub struct Options {
     pub data: Option<PathBuf>,
     /// `--create-table`: create `SESSION_TABLE` (template.yaml's schema) before serving.
     pub create_table: bool,
+    /// `--app APPID=SECRET` (the real WeChat API) or `--app APPID` (simulator mode), repeatable.
+    pub apps: Vec<String>,
+    /// `--unbound-app APPID` (simulator mode): an app not bound to the simulated Open Platform
+    /// account, whose users get no unionid.
+    pub unbound_apps: Vec<String>,
+}
+
+/// A mini program of simulator mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimApp {
+    pub appid: String,
+    /// Bound to the simulated Open Platform account: its users get the same unionid in every bound
+    /// app.
+    pub bound: bool,
 }
 
 /// Which WeChat the login function talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wechat {
     /// No app secret: a WeChat simulator on a loopback port, and the dev routes.
-    Simulator { appid: String },
-    /// The real WeChat API (or `WX_API_BASE`), with the app's credentials.
+    Simulator { apps: Vec<SimApp> },
+    /// The real WeChat API (or `WX_API_BASE`), with the apps' credentials.
     Real {
-        appid: String,
-        secret: SecretSource,
+        apps: Vec<AppConfig>,
         api_base: String,
     },
 }
@@ -99,26 +112,48 @@ impl Settings {
                 .filter(|v| !v.is_empty())
         };
         let table = get("SESSION_TABLE");
-        let has_secret = get("WX_SECRET").is_some() || get("WX_SECRET_PARAMETER").is_some();
+        // `--app APPID=SECRET` joins WX_APPS; `--app APPID` is an app of simulator mode.
+        let (with_secret, bare): (Vec<&String>, Vec<&String>) =
+            options.apps.iter().partition(|a| a.contains('='));
+        let has_secret = [
+            "WX_SECRET",
+            "WX_SECRET_PARAMETER",
+            "WX_APPS",
+            "WX_APPS_FILE",
+        ]
+        .iter()
+        .any(|name| get(name).is_some())
+            || !with_secret.is_empty();
+        if has_secret && let Some(appid) = bare.first().copied().or(options.unbound_apps.first()) {
+            return Err(SettingsError(format!(
+                "--app {appid} has no secret: with the real WeChat API every app needs \
+                 --app APPID=SECRET (or WX_APPS); without any secret the simulator serves bare appids"
+            )));
+        }
         let role = if has_secret {
             Role::WeChat
         } else {
             Role::Authorizer
         };
-        let config = Config::from_lookup(role, |name| {
-            if name == "SESSION_TABLE" {
-                Some(table.clone().unwrap_or_else(|| NO_TABLE.to_string()))
-            } else {
-                lookup(name)
-            }
+        let cli_apps = with_secret
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let config = Config::from_lookup(role, |name| match name {
+            "SESSION_TABLE" => Some(table.clone().unwrap_or_else(|| NO_TABLE.to_string())),
+            "WX_APPS" if !cli_apps.is_empty() => Some(match lookup(name) {
+                Some(env) if !env.trim().is_empty() => format!("{env},{cli_apps}"),
+                _ => cli_apps.clone(),
+            }),
+            _ => lookup(name),
         })
         .map_err(|e| explain(&e, has_secret))?;
 
         let mut notes = Vec::new();
         let wechat = if has_secret {
             Wechat::Real {
-                appid: config.appid,
-                secret: config.secret,
+                apps: config.apps,
                 api_base: config.api_base,
             }
         } else {
@@ -129,7 +164,7 @@ impl Settings {
                 );
             }
             Wechat::Simulator {
-                appid: get("WX_APPID").unwrap_or_else(|| SIMULATOR_APPID.to_string()),
+                apps: simulated_apps(get("WX_APPID"), &bare, &options.unbound_apps)?,
             }
         };
 
@@ -174,6 +209,42 @@ impl Settings {
     }
 }
 
+/// The apps of simulator mode: `WX_APPID`, then `--app`, then `--unbound-app`, or the default one.
+fn simulated_apps(
+    first: Option<String>,
+    bound: &[&String],
+    unbound: &[String],
+) -> Result<Vec<SimApp>, SettingsError> {
+    let mut apps: Vec<SimApp> = Vec::new();
+    let listed = first
+        .into_iter()
+        .chain(bound.iter().map(|a| a.to_string()))
+        .map(|a| (a, true))
+        .chain(unbound.iter().map(|a| (a.clone(), false)));
+    for (appid, is_bound) in listed {
+        let appid = appid.trim().to_string();
+        if !is_appid(&appid) {
+            return Err(SettingsError(format!(
+                "{appid:?} is not an appid (wx and 16 letters or digits)"
+            )));
+        }
+        match apps.iter_mut().find(|a| a.appid == appid) {
+            Some(known) => known.bound &= is_bound,
+            None => apps.push(SimApp {
+                appid,
+                bound: is_bound,
+            }),
+        }
+    }
+    if apps.is_empty() {
+        apps.push(SimApp {
+            appid: SIMULATOR_APPID.to_string(),
+            bound: true,
+        });
+    }
+    Ok(apps)
+}
+
 fn explain(e: &ConfigError, has_secret: bool) -> SettingsError {
     match e {
         ConfigError::Missing("WX_APPID") if has_secret => SettingsError(format!(
@@ -213,7 +284,68 @@ mod tests {
             listen: parse_listen(DEFAULT_LISTEN).expect("default"),
             data: None,
             create_table: false,
+            apps: Vec::new(),
+            unbound_apps: Vec::new(),
         }
+    }
+
+    fn sim(apps: &[(&str, bool)]) -> Wechat {
+        Wechat::Simulator {
+            apps: apps
+                .iter()
+                .map(|(appid, bound)| SimApp {
+                    appid: appid.to_string(),
+                    bound: *bound,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn several_apps_on_the_command_line() {
+        let mut o = options();
+        o.apps = vec!["wx0000000000000001".into(), "wx0000000000000002".into()];
+        o.unbound_apps = vec!["wx0000000000000003".into()];
+        let s = settings(&o, &[]).expect("valid");
+        assert_eq!(
+            s.wechat,
+            sim(&[
+                ("wx0000000000000001", true),
+                ("wx0000000000000002", true),
+                ("wx0000000000000003", false)
+            ])
+        );
+        o.apps = vec![
+            "wx0000000000000001=s1".into(),
+            "wx0000000000000002=s2".into(),
+        ];
+        o.unbound_apps.clear();
+        let s = settings(&o, &[("WX_APPS", "wx0000000000000004=s4")]).expect("valid");
+        match s.wechat {
+            Wechat::Real { apps, .. } => assert_eq!(
+                apps.iter().map(|a| a.appid.as_str()).collect::<Vec<_>>(),
+                [
+                    "wx0000000000000004",
+                    "wx0000000000000001",
+                    "wx0000000000000002"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        o.apps.push("wx0000000000000005".into());
+        let e = settings(&o, &[]).expect_err("bare appid with secrets");
+        assert!(
+            e.0.contains("wx0000000000000005") && !e.0.contains("s1"),
+            "{e}"
+        );
+        let mut o = options();
+        o.apps = vec!["wxshort".into()];
+        assert!(
+            settings(&o, &[])
+                .expect_err("shape")
+                .0
+                .contains("not an appid")
+        );
     }
 
     fn settings(options: &Options, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
@@ -227,13 +359,8 @@ mod tests {
     #[test]
     fn defaults_are_simulator_and_memory() {
         let s = settings(&options(), &[]).expect("valid");
-        assert_eq!(
-            s.wechat,
-            Wechat::Simulator {
-                appid: SIMULATOR_APPID.into()
-            }
-        );
-        assert_eq!(SIMULATOR_APPID.len(), 18);
+        assert_eq!(s.wechat, sim(&[(SIMULATOR_APPID, true)]));
+        assert!(is_appid(SIMULATOR_APPID));
         assert_eq!(s.store, StoreChoice::Memory);
         assert_eq!(s.session_ttl, wxauth::config::DEFAULT_SESSION_TTL);
         assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
@@ -255,10 +382,8 @@ mod tests {
         )
         .expect("valid");
         match s.wechat {
-            Wechat::Real {
-                appid, api_base, ..
-            } => {
-                assert_eq!(appid, "wx1234567890abcdef");
+            Wechat::Real { apps, api_base } => {
+                assert_eq!(apps[0].appid, "wx1234567890abcdef");
                 assert_eq!(api_base, "http://127.0.0.1:9");
             }
             other => panic!("{other:?}"),
@@ -269,15 +394,13 @@ mod tests {
     fn simulator_keeps_appid_and_notes_ignored_base() {
         let s = settings(
             &options(),
-            &[("WX_APPID", "wxabc"), ("WX_API_BASE", "http://x")],
+            &[
+                ("WX_APPID", "wxabc0000000000000"),
+                ("WX_API_BASE", "http://x"),
+            ],
         )
         .expect("valid");
-        assert_eq!(
-            s.wechat,
-            Wechat::Simulator {
-                appid: "wxabc".into()
-            }
-        );
+        assert_eq!(s.wechat, sim(&[("wxabc0000000000000", true)]));
         assert_eq!(s.notes.len(), 1);
         // A blank secret is no secret, as for the functions.
         let s = settings(&options(), &[("WX_SECRET", "  ")]).expect("valid");

@@ -7,7 +7,9 @@
 //! Behaviour:
 //! - codes are minted by [`Simulator::mint_code`], are single-use (a second use is 40163) and live
 //!   5 minutes; an unknown code is 40029;
-//! - a user name always maps to the same openid (and unionid);
+//! - it serves one or more mini programs ([`Simulator::add_app`]); a user name always maps to the same
+//!   openid in one app (another one in each other app) and, in the apps bound to the simulated Open
+//!   Platform account, to the same unionid in all of them;
 //! - each successful exchange issues a fresh session_key, which replaces the user's previous one;
 //! - the codes of [`SPECIAL_CODES`] trigger the documented errors;
 //! - a wrong appid is 40013, a wrong secret 40125;
@@ -104,9 +106,10 @@ fn redeem<T: Clone>(codes: &mut HashMap<String, Issued<T>>, code: &str) -> Resul
     }
 }
 
-/// A simulated WeChat user.
+/// A simulated WeChat user of one app.
 #[derive(Debug, Clone)]
 pub struct SimUser {
+    pub appid: String,
     pub name: String,
     pub openid: String,
     pub unionid: Option<String>,
@@ -126,6 +129,8 @@ pub struct UserData {
 
 #[derive(Debug, Clone)]
 struct Token {
+    /// The app it was issued to.
+    appid: String,
     value: String,
     /// When it stops working.
     dies: Instant,
@@ -149,9 +154,18 @@ impl Default for TokenPolicy {
     }
 }
 
+/// A simulated mini program: its credentials, and whether it is bound to the Open Platform account.
+#[derive(Debug, Clone)]
+struct SimApp {
+    appid: String,
+    secret: String,
+    bound: bool,
+}
+
 #[derive(Debug, Default)]
 struct State_ {
-    codes: HashMap<String, Issued<String>>,
+    /// Codes stand for (appid, user name).
+    codes: HashMap<String, Issued<(String, String)>>,
     phone_codes: HashMap<String, Issued<String>>,
     tokens: Vec<Token>,
     token_policy: TokenPolicy,
@@ -163,9 +177,10 @@ struct State_ {
 /// The simulator. Cheap to share (`Arc`).
 #[derive(Debug)]
 pub struct Simulator {
+    /// The first app (what the single-app methods use).
     appid: String,
-    secret: String,
-    with_unionid: bool,
+    /// Every app, the first one first.
+    apps: Mutex<Vec<SimApp>>,
     state: Mutex<State_>,
 }
 
@@ -216,17 +231,44 @@ impl Simulator {
         Simulator::build(appid, secret, false)
     }
 
-    fn build(appid: &str, secret: &str, with_unionid: bool) -> Arc<Self> {
+    fn build(appid: &str, secret: &str, bound: bool) -> Arc<Self> {
         Arc::new(Simulator {
             appid: appid.to_string(),
-            secret: secret.to_string(),
-            with_unionid,
+            apps: Mutex::new(vec![SimApp {
+                appid: appid.to_string(),
+                secret: secret.to_string(),
+                bound,
+            }]),
             state: Mutex::new(State_::default()),
         })
     }
 
+    /// Adds a mini program; `bound`: to the same Open Platform account as the others (its users get
+    /// the unionid they have in the other bound apps), or not (no unionid).
+    pub fn add_app(&self, appid: &str, secret: &str, bound: bool) {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.retain(|a| a.appid != appid);
+        apps.push(SimApp {
+            appid: appid.to_string(),
+            secret: secret.to_string(),
+            bound,
+        });
+    }
+
+    /// The first app.
     pub fn appid(&self) -> &str {
         &self.appid
+    }
+
+    /// Every app, the first one first.
+    pub fn appids(&self) -> Vec<String> {
+        let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.iter().map(|a| a.appid.clone()).collect()
+    }
+
+    fn app(&self, appid: &str) -> Option<SimApp> {
+        let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.iter().find(|a| a.appid == appid).cloned()
     }
 
     fn lock(&self) -> MutexGuard<'_, State_> {
@@ -234,19 +276,37 @@ impl Simulator {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn derive(&self, purpose: &str, user: &str) -> String {
-        let digest = Sha256::digest(format!("{purpose}:{}:{user}", self.appid).as_bytes());
+    fn derive(scope: &str, purpose: &str, user: &str) -> String {
+        let digest = Sha256::digest(format!("{purpose}:{scope}:{user}").as_bytes());
         URL_SAFE_NO_PAD.encode(digest).chars().take(27).collect()
     }
 
-    /// The stable openid of a user name.
+    /// The stable openid of a user name in the first app.
     pub fn openid_for(&self, user: &str) -> String {
-        format!("o{}", self.derive("openid", user))
+        self.openid_in(&self.appid, user)
     }
 
-    /// Mints a fresh single-use code for a user name (what `wx.login()` gives the phone).
+    /// The stable openid of a user name in an app.
+    pub fn openid_in(&self, appid: &str, user: &str) -> String {
+        format!("o{}", Simulator::derive(appid, "openid", user))
+    }
+
+    /// The unionid of a user name in the apps bound to the Open Platform account.
+    pub fn unionid_for(&self, user: &str) -> String {
+        format!("u{}", Simulator::derive("open-platform", "unionid", user))
+    }
+
+    /// Mints a fresh single-use code for a user name in the first app (what `wx.login()` gives).
     pub fn mint_code(&self, user: &str) -> String {
-        mint(&mut self.lock().codes, user.to_string())
+        self.mint_code_in(&self.appid, user)
+    }
+
+    /// Mints a fresh single-use code for a user name in an app.
+    pub fn mint_code_in(&self, appid: &str, user: &str) -> String {
+        mint(
+            &mut self.lock().codes,
+            (appid.to_string(), user.to_string()),
+        )
     }
 
     /// Makes every following request fail this way (or clears the fault).
@@ -296,14 +356,14 @@ impl Simulator {
         self.lock().tokens.clear();
     }
 
-    /// Whether an access_token works now: `Err` is WeChat's answer.
-    fn check_token(&self, token: Option<&str>) -> Result<(), WxErr> {
+    /// Whether an access_token works now: the app it was issued to, or WeChat's answer.
+    fn check_token(&self, token: Option<&str>) -> Result<String, WxErr> {
         let st = self.lock();
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Err(WxErr(41001, "access_token missing"));
         };
         match st.tokens.iter().find(|t| t.value == token) {
-            Some(t) if t.dies > Instant::now() => Ok(()),
+            Some(t) if t.dies > Instant::now() => Ok(t.appid.clone()),
             Some(_) => Err(WxErr(42001, "access_token expired")),
             None => Err(WxErr(
                 40001,
@@ -318,9 +378,10 @@ impl Simulator {
         if text("grant_type") != Some("client_credential") {
             return wx_error(40002, "invalid grant_type");
         }
-        if let Err(e) = self.check_credentials(text("appid"), text("secret")) {
-            return e.into_response();
-        }
+        let app = match self.check_credentials(text("appid"), text("secret")) {
+            Ok(app) => app,
+            Err(e) => return e.into_response(),
+        };
         let force = body
             .get("force_refresh")
             .and_then(Value::as_bool)
@@ -329,11 +390,17 @@ impl Simulator {
         let now = Instant::now();
         let policy = st.token_policy;
         st.tokens.retain(|t| t.dies > now);
-        let current = st.tokens.last().cloned();
+        let current = st
+            .tokens
+            .iter()
+            .rev()
+            .find(|t| t.appid == app.appid)
+            .cloned();
         let token = match current {
             Some(t) if !force && t.dies.saturating_duration_since(now) > policy.renew_before => t,
             _ => {
                 let t = Token {
+                    appid: app.appid.clone(),
                     value: format!("SIM_{}", crypto::random_id().unwrap_or_default()),
                     dies: now + policy.lifetime,
                 };
@@ -350,9 +417,10 @@ impl Simulator {
 
     /// `POST /wxa/business/getuserphonenumber`.
     fn phone_number(&self, token: Option<&str>, body: &Value) -> Response {
-        if let Err(e) = self.check_token(token) {
-            return e.into_response();
-        }
+        let appid = match self.check_token(token) {
+            Ok(appid) => appid,
+            Err(e) => return e.into_response(),
+        };
         let Some(code) = body
             .get("code")
             .and_then(Value::as_str)
@@ -386,7 +454,7 @@ impl Simulator {
                     "purePhoneNumber": pure,
                     // Documented as a string, sent as a number.
                     "countryCode": country.parse::<i64>().unwrap_or(86),
-                    "watermark": {"timestamp": SystemClock.now(), "appid": self.appid}
+                    "watermark": {"timestamp": SystemClock.now(), "appid": appid}
                 }
             }),
         )
@@ -394,15 +462,17 @@ impl Simulator {
 
     /// `GET /wxa/checksession`.
     fn checksession(&self, q: &HashMap<String, String>) -> Response {
-        if let Err(e) = self.check_token(q.get("access_token").map(String::as_str)) {
-            return e.into_response();
-        }
+        let appid = match self.check_token(q.get("access_token").map(String::as_str)) {
+            Ok(appid) => appid,
+            Err(e) => return e.into_response(),
+        };
         if q.get("sig_method").map(String::as_str) != Some("hmac_sha256") {
             return wx_error(87010, "invalid sig_method");
         }
         let key = q
             .get("openid")
             .and_then(|o| self.user(o))
+            .filter(|u| u.appid == appid)
             .and_then(|u| u.session_key);
         let given = q.get("signature").map(String::as_str).unwrap_or_default();
         match key {
@@ -445,25 +515,32 @@ impl Simulator {
         }
     }
 
-    /// Checks appid and secret like WeChat: `Err` is the answer to send.
-    fn check_credentials(&self, appid: Option<&str>, secret: Option<&str>) -> Result<(), WxErr> {
-        match (appid, secret) {
-            (None, _) | (Some(""), _) => Err(WxErr(41002, "appid missing")),
-            (Some(a), _) if a != self.appid => Err(WxErr(40013, "invalid appid")),
-            (_, None) | (_, Some("")) => Err(WxErr(41004, "appsecret missing")),
-            (_, Some(s)) if s != self.secret => Err(WxErr(40125, "invalid appsecret")),
-            _ => Ok(()),
+    /// Checks appid and secret like WeChat: the app, or the answer to send.
+    fn check_credentials(
+        &self,
+        appid: Option<&str>,
+        secret: Option<&str>,
+    ) -> Result<SimApp, WxErr> {
+        let Some(appid) = appid.filter(|a| !a.is_empty()) else {
+            return Err(WxErr(41002, "appid missing"));
+        };
+        let app = self.app(appid).ok_or(WxErr(40013, "invalid appid"))?;
+        match secret {
+            None | Some("") => Err(WxErr(41004, "appsecret missing")),
+            Some(s) if s != app.secret => Err(WxErr(40125, "invalid appsecret")),
+            _ => Ok(app),
         }
     }
 
     /// `GET /sns/jscode2session`.
     fn jscode2session(&self, q: &HashMap<String, String>) -> Response {
-        if let Err(e) = self.check_credentials(
+        let app = match self.check_credentials(
             q.get("appid").map(String::as_str),
             q.get("secret").map(String::as_str),
         ) {
-            return e.into_response();
-        }
+            Ok(app) => app,
+            Err(e) => return e.into_response(),
+        };
         if q.get("grant_type").map(String::as_str) != Some("authorization_code") {
             return wx_error(40002, "invalid grant_type");
         }
@@ -475,16 +552,19 @@ impl Simulator {
             return wx_error(*errcode, errmsg);
         }
         let mut st = self.lock();
-        let user = match redeem(&mut st.codes, code) {
+        let (code_app, user) = match redeem(&mut st.codes, code) {
             Ok(u) => u,
             Err(e) => return e.into_response(),
         };
-        let openid = self.openid_for(&user);
-        let unionid = self
-            .with_unionid
-            .then(|| format!("u{}", self.derive("unionid", &user)));
+        if code_app != app.appid {
+            // A code of another app is unknown to this one.
+            return wx_error(40029, "invalid code");
+        }
+        let openid = self.openid_in(&app.appid, &user);
+        let unionid = app.bound.then(|| self.unionid_for(&user));
         let session_key = crypto::random_base64::<16>().unwrap_or_default();
         let entry = st.users.entry(openid.clone()).or_insert_with(|| SimUser {
+            appid: app.appid.clone(),
             name: user.clone(),
             openid: openid.clone(),
             unionid: unionid.clone(),
@@ -517,7 +597,7 @@ impl Simulator {
         if let Some(u) = &user.unionid {
             rest["unionId"] = json!(u);
         }
-        rest["watermark"] = json!({"timestamp": SystemClock.now(), "appid": self.appid});
+        rest["watermark"] = json!({"timestamp": SystemClock.now(), "appid": user.appid});
         // openId first, as WeChat sends it: the first block (the one a chosen iv could alter, CBC having
         // no MAC) is then the openId the server checks.
         let rest = rest.to_string();

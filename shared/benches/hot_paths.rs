@@ -78,8 +78,12 @@ fn bench_authorizer(c: &mut Criterion) {
     let sessions = Sessions::new(store, Arc::new(ManualClock::new(NOW)), 7 * 86400, 2 * 86400);
     let skey = rt
         .block_on(sessions.create(
-            "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
-            Some("u1"),
+            &wxauth::accounts::Identity {
+                appid: "wx4f4bc4dec97d474b",
+                openid: "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
+                unionid: Some("u1"),
+                first_app: true,
+            },
             &Secret::new(SESSION_KEY),
         ))
         .expect("session")

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::access_token::AccessTokens;
+use futures_util::future::join_all;
+
+use crate::apps::Apps;
 
 use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use std::time::Duration;
@@ -96,12 +98,14 @@ pub async fn resolve_secret(source: &SecretSource, sdk: &SdkConfig) -> Result<Se
 fn sessions(config: &Config, sdk: &SdkConfig) -> Sessions {
     let client = aws_sdk_dynamodb::Client::new(sdk);
     let store = Arc::new(DynamoStore::new(client, &config.table));
+    let appids: Vec<&str> = config.apps.iter().map(|a| a.appid.as_str()).collect();
     Sessions::new(
         store,
         Arc::new(SystemClock),
         config.session_ttl,
         config.session_idle,
     )
+    .for_apps(&appids)
 }
 
 /// The three functions' handlers, built the one way the Lambda functions build theirs (the local server
@@ -113,26 +117,34 @@ pub struct Functions {
     pub authorizer: Authorizer,
 }
 
-/// Builds [`Functions`] over one store (in `sessions`) and one WeChat client.
-pub fn functions(appid: &str, sessions: &Sessions, wechat: WechatClient) -> Functions {
-    Functions {
-        login: LoginHandler::new(wechat.clone(), sessions.clone()),
-        userinfo: UserinfoHandler::new(appid, sessions.clone(), users(wechat, sessions)),
-        authorizer: Authorizer::new(sessions.clone()),
-    }
+/// Builds [`Functions`] over one store (in `sessions`) and the WeChat clients of the apps served,
+/// the first app first. The sessions are limited to those apps.
+pub fn functions(sessions: &Sessions, clients: Vec<WechatClient>) -> Option<Functions> {
+    let appids: Vec<String> = clients.iter().map(|c| c.appid().to_string()).collect();
+    let sessions = sessions.clone().for_apps(&appids);
+    let apps = apps(clients, &sessions)?;
+    Some(Functions {
+        login: LoginHandler::new(apps.clone(), sessions.clone()),
+        userinfo: UserinfoHandler::new(sessions.clone(), users(apps, &sessions)),
+        authorizer: Authorizer::new(sessions),
+    })
 }
 
-/// The users service over the sessions' store, with its own access_token provider.
-pub fn users(wechat: WechatClient, sessions: &Sessions) -> Users {
-    let tokens = AccessTokens::new(wechat, sessions.store().clone(), sessions.clock().clone());
-    Users::new(
-        sessions.store().clone(),
-        sessions.clock().clone(),
-        Arc::new(tokens),
-    )
+/// The apps of these WeChat clients, each with its access_token provider over the sessions' store.
+pub fn apps(clients: Vec<WechatClient>, sessions: &Sessions) -> Option<Arc<Apps>> {
+    Apps::new(clients, sessions.store(), sessions.clock()).map(Arc::new)
 }
 
-async fn wechat_client(config: &Config, sdk: &SdkConfig) -> Result<WechatClient, ConfigError> {
+/// The users service over the sessions' store.
+pub fn users(apps: Arc<Apps>, sessions: &Sessions) -> Users {
+    Users::new(sessions.store().clone(), sessions.clock().clone(), apps)
+}
+
+/// One WeChat client per app, the secrets read (from SSM, concurrently) while TLS pre-connects.
+async fn wechat_clients(
+    config: &Config,
+    sdk: &SdkConfig,
+) -> Result<Vec<WechatClient>, ConfigError> {
     let http = wechat::http_client(config.wechat_timeout).map_err(|e| ConfigError::Invalid {
         name: "TLS",
         reason: e.to_string(),
@@ -142,40 +154,49 @@ async fn wechat_client(config: &Config, sdk: &SdkConfig) -> Result<WechatClient,
             tls::preconnect(&http, &config.api_base).await;
         }
     };
-    let (secret, ()) = tokio::join!(resolve_secret(&config.secret, sdk), prewarm);
-    Ok(WechatClient::new(
-        http,
-        &config.api_base,
-        &config.appid,
-        secret?,
-    ))
+    let secrets = join_all(config.apps.iter().map(|a| resolve_secret(&a.secret, sdk)));
+    let (secrets, ()) = tokio::join!(secrets, prewarm);
+    config
+        .apps
+        .iter()
+        .zip(secrets)
+        .map(|(app, secret)| {
+            Ok(WechatClient::new(
+                http.clone(),
+                &config.api_base,
+                &app.appid,
+                secret?,
+            ))
+        })
+        .collect()
 }
 
-/// What the login and userinfo functions both start with: their configuration, the WeChat client
-/// (the secret read from SSM while the DynamoDB connection is pre-warmed) and the sessions.
-async fn wechat_function() -> Result<(Config, WechatClient, Sessions), ConfigError> {
+/// What the login and userinfo functions both start with: the WeChat clients (the secrets read
+/// from SSM while the DynamoDB connection is pre-warmed) and the sessions.
+async fn wechat_function() -> Result<(Arc<Apps>, Sessions), ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
     let http = sdk_http();
     let sdk = aws_config_with(http.clone()).await;
-    let (wechat, ()) = tokio::join!(
-        wechat_client(&config, &sdk),
+    let (clients, ()) = tokio::join!(
+        wechat_clients(&config, &sdk),
         prewarm_dynamodb(&sdk, http.as_ref())
     );
     let sessions = sessions(&config, &sdk);
-    Ok((config, wechat?, sessions))
+    let apps = apps(clients?, &sessions).ok_or(ConfigError::Missing("WX_APPID"))?;
+    Ok((apps, sessions))
 }
 
 /// Builds the login function.
 pub async fn login() -> Result<LoginHandler, ConfigError> {
-    let (_, wechat, sessions) = wechat_function().await?;
-    Ok(LoginHandler::new(wechat, sessions))
+    let (apps, sessions) = wechat_function().await?;
+    Ok(LoginHandler::new(apps, sessions))
 }
 
 /// Builds the userinfo function.
 pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
-    let (config, wechat, sessions) = wechat_function().await?;
-    let users = users(wechat, &sessions);
-    Ok(UserinfoHandler::new(&config.appid, sessions, users))
+    let (apps, sessions) = wechat_function().await?;
+    let users = users(apps, &sessions);
+    Ok(UserinfoHandler::new(sessions, users))
 }
 
 /// Builds the authorizer.

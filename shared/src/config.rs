@@ -34,11 +34,26 @@ pub enum SecretSource {
     None,
 }
 
+/// One mini program the deployment serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppConfig {
+    pub appid: String,
+    pub secret: SecretSource,
+}
+
+/// Whether `appid` has the shape of a mini program appid: `wx` and 16 letters or digits.
+pub fn is_appid(appid: &str) -> bool {
+    appid.len() == 18
+        && appid.starts_with("wx")
+        && appid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// The validated configuration of a function.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub appid: String,
-    pub secret: SecretSource,
+    /// The mini programs served, the first one first (the single app of earlier releases: items
+    /// written without an appid belong to it).
+    pub apps: Vec<AppConfig>,
     pub api_base: String,
     pub table: String,
     pub session_ttl: i64,
@@ -78,23 +93,9 @@ impl Config {
         };
         let api_base = get("WX_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_string());
         let api_base = validate_base(&api_base)?;
-        let (appid, secret) = match role {
-            Role::Authorizer => (get("WX_APPID").unwrap_or_default(), SecretSource::None),
-            Role::WeChat => {
-                let appid = get("WX_APPID").ok_or(ConfigError::Missing("WX_APPID"))?;
-                let secret = match (get("WX_SECRET"), get("WX_SECRET_PARAMETER")) {
-                    (Some(value), _) => SecretSource::Value(Secret::new(value)),
-                    (None, Some(name)) => SecretSource::Parameter(name),
-                    (None, None) => {
-                        return Err(ConfigError::Missing("WX_SECRET or WX_SECRET_PARAMETER"));
-                    }
-                };
-                (appid, secret)
-            }
-        };
+        let apps = apps(role, &get)?;
         Ok(Config {
-            appid,
-            secret,
+            apps,
             api_base,
             table,
             session_ttl,
@@ -102,6 +103,111 @@ impl Config {
             wechat_timeout: Duration::from_millis(timeout_ms),
         })
     }
+}
+
+impl Config {
+    /// The deployment's first app (`WX_APPID`): sessions and users written before several mini
+    /// programs were served belong to it. Empty when none is configured (an authorizer may have none).
+    pub fn first_appid(&self) -> &str {
+        self.apps
+            .first()
+            .map(|a| a.appid.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// `APPID=SECRET` pairs, separated by commas or new lines (`#` starts a comment line).
+fn pairs(name: &'static str, text: &str) -> Result<Vec<(String, Secret)>, ConfigError> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|pair| match pair.split_once('=') {
+            Some((appid, secret)) if !secret.trim().is_empty() => {
+                Ok((appid.trim().to_string(), Secret::new(secret.trim())))
+            }
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "{:?} is not APPID=SECRET",
+                    pair.split_once('=').map_or(pair, |(a, _)| a)
+                ),
+            }),
+        })
+        .collect()
+}
+
+/// The apps of a configuration, in order: `WX_APPID` (secret `WX_SECRET` or `WX_SECRET_PARAMETER`),
+/// `WX_APPIDS` (each secret the SSM parameter `WX_SECRET_PARAMETER_PREFIX` + appid), and the
+/// `APPID=SECRET` pairs of `WX_APPS` and of the file `WX_APPS_FILE`. The authorizer needs no secret.
+fn apps(role: Role, get: &impl Fn(&str) -> Option<String>) -> Result<Vec<AppConfig>, ConfigError> {
+    let mut given: Vec<(String, Secret)> = Vec::new();
+    if let Some(text) = get("WX_APPS") {
+        given.extend(pairs("WX_APPS", &text)?);
+    }
+    if let Some(path) = get("WX_APPS_FILE") {
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+            name: "WX_APPS_FILE",
+            reason: format!("cannot read {path}: {e}"),
+        })?;
+        given.extend(pairs("WX_APPS_FILE", &text)?);
+    }
+    let mut ids: Vec<String> = Vec::new();
+    ids.extend(get("WX_APPID"));
+    if let Some(list) = get("WX_APPIDS") {
+        ids.extend(
+            list.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
+        );
+    }
+    ids.extend(given.iter().map(|(a, _)| a.clone()));
+    let mut apps: Vec<AppConfig> = Vec::new();
+    for appid in ids {
+        if apps.iter().any(|a| a.appid == appid) {
+            continue;
+        }
+        if !is_appid(&appid) {
+            return Err(ConfigError::Invalid {
+                name: "WX_APPID",
+                reason: format!("{appid:?} is not an appid (wx and 16 letters or digits)"),
+            });
+        }
+        let first = apps.is_empty() && get("WX_APPID").as_deref() == Some(appid.as_str());
+        let secret = match role {
+            Role::Authorizer => SecretSource::None,
+            Role::WeChat => {
+                let listed = given.iter().find(|(a, _)| *a == appid).map(|(_, s)| s);
+                match (first, listed) {
+                    (_, Some(secret)) => SecretSource::Value(secret.clone()),
+                    (true, None) => match (get("WX_SECRET"), get("WX_SECRET_PARAMETER")) {
+                        (Some(value), _) => SecretSource::Value(Secret::new(value)),
+                        (None, Some(name)) => SecretSource::Parameter(name),
+                        (None, None) => {
+                            return Err(ConfigError::Missing("WX_SECRET or WX_SECRET_PARAMETER"));
+                        }
+                    },
+                    (false, None) => match get("WX_SECRET_PARAMETER_PREFIX") {
+                        Some(prefix) => SecretSource::Parameter(format!("{prefix}{appid}")),
+                        None => {
+                            return Err(ConfigError::Invalid {
+                                name: "WX_APPIDS",
+                                reason: format!(
+                                    "no secret for appid {appid}: set WX_SECRET_PARAMETER_PREFIX \
+                                     (deployed) or give it in WX_APPS (locally)"
+                                ),
+                            });
+                        }
+                    },
+                }
+            }
+        };
+        apps.push(AppConfig { appid, secret });
+    }
+    if role == Role::WeChat && apps.is_empty() {
+        return Err(ConfigError::Missing("WX_APPID"));
+    }
+    Ok(apps)
 }
 
 fn seconds(
@@ -152,42 +258,121 @@ mod tests {
         Config::from_lookup(role, |k| map.get(k).cloned())
     }
 
+    const A1: &str = "wx0000000000000001";
+    const A2: &str = "wx0000000000000002";
+    const A3: &str = "wx0000000000000003";
+
     #[test]
-    fn defaults() {
+    fn several_apps_from_the_deployed_and_the_local_forms() {
         let c = cfg(
             Role::WeChat,
             &[
                 ("SESSION_TABLE", "t"),
-                ("WX_APPID", "wx1"),
-                ("WX_SECRET", "s"),
+                ("WX_APPID", A1),
+                ("WX_SECRET_PARAMETER", "/wxauth/app-secret"),
+                ("WX_APPIDS", &format!(" {A2} ,{A1},")),
+                ("WX_SECRET_PARAMETER_PREFIX", "/wxauth/apps/"),
+                ("WX_APPS", &format!("{A3}=s3")),
             ],
+        )
+        .expect("valid");
+        let got: Vec<(&str, &SecretSource)> = c
+            .apps
+            .iter()
+            .map(|a| (a.appid.as_str(), &a.secret))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (A1, &SecretSource::Parameter("/wxauth/app-secret".into())),
+                (A2, &SecretSource::Parameter(format!("/wxauth/apps/{A2}"))),
+                (A3, &SecretSource::Value(Secret::new("s3"))),
+            ]
+        );
+        let dir = std::env::temp_dir().join(format!("wxauth-apps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("apps");
+        std::fs::write(&file, format!("# apps\n{A1}=s1\n\n{A2} = s2\n")).expect("write");
+        let c = cfg(
+            Role::WeChat,
+            &[
+                ("SESSION_TABLE", "t"),
+                ("WX_APPS_FILE", file.to_str().expect("utf-8")),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(c.first_appid(), A1);
+        assert_eq!(c.apps[1].secret, SecretSource::Value(Secret::new("s2")));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_missing_secret_names_its_appid() {
+        let e = cfg(
+            Role::WeChat,
+            &[
+                ("SESSION_TABLE", "t"),
+                ("WX_APPID", A1),
+                ("WX_SECRET", "s"),
+                ("WX_APPIDS", A2),
+            ],
+        )
+        .expect_err("no secret for A2");
+        assert!(e.to_string().contains(A2), "{e}");
+        for bad in ["wx1", "wx000000000000000!", &"wx".repeat(5000)] {
+            let e = cfg(
+                Role::WeChat,
+                &[("SESSION_TABLE", "t"), ("WX_APPS", &format!("{bad}=s"))],
+            )
+            .expect_err("bad appid");
+            assert!(e.to_string().contains("is not an appid"), "{e}");
+        }
+        let e = cfg(Role::WeChat, &[("SESSION_TABLE", "t"), ("WX_APPS", A1)]).expect_err("pair");
+        assert!(e.to_string().contains("APPID=SECRET"), "{e}");
+        assert!(!is_appid("wx00000000000000é"));
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(
+            Role::WeChat,
+            &[("SESSION_TABLE", "t"), ("WX_APPID", A1), ("WX_SECRET", "s")],
         )
         .expect("valid");
         assert_eq!(c.api_base, DEFAULT_API_BASE);
         assert_eq!(c.session_ttl, 604_800);
         assert_eq!(c.session_idle, 172_800);
-        assert_eq!(c.secret, SecretSource::Value(Secret::new("s")));
+        assert_eq!(c.apps.len(), 1);
+        assert_eq!(c.first_appid(), A1);
+        assert_eq!(c.apps[0].secret, SecretSource::Value(Secret::new("s")));
         assert!(!format!("{c:?}").contains("\"s\""));
     }
 
     #[test]
     fn missing_values_are_named() {
-        let e = cfg(Role::WeChat, &[("WX_APPID", "wx1")]).expect_err("no table");
+        let e = cfg(Role::WeChat, &[("WX_APPID", A1)]).expect_err("no table");
         assert_eq!(e.to_string(), "missing environment variable SESSION_TABLE");
         let e =
             cfg(Role::WeChat, &[("SESSION_TABLE", "t"), ("WX_SECRET", "s")]).expect_err("no appid");
         assert!(e.to_string().contains("WX_APPID"));
         let e =
-            cfg(Role::WeChat, &[("SESSION_TABLE", "t"), ("WX_APPID", "a")]).expect_err("no secret");
+            cfg(Role::WeChat, &[("SESSION_TABLE", "t"), ("WX_APPID", A1)]).expect_err("no secret");
         assert!(e.to_string().contains("WX_SECRET or WX_SECRET_PARAMETER"));
-        let e = cfg(Role::WeChat, &[("SESSION_TABLE", " "), ("WX_APPID", "a")]).expect_err("blank");
+        let e = cfg(Role::WeChat, &[("SESSION_TABLE", " "), ("WX_APPID", A1)]).expect_err("blank");
         assert!(e.to_string().contains("SESSION_TABLE"));
     }
 
     #[test]
     fn authorizer_needs_no_secret() {
         let c = cfg(Role::Authorizer, &[("SESSION_TABLE", "t")]).expect("valid");
-        assert_eq!(c.secret, SecretSource::None);
+        assert!(c.apps.is_empty());
+        let c = cfg(
+            Role::Authorizer,
+            &[("SESSION_TABLE", "t"), ("WX_APPID", A1), ("WX_APPIDS", A2)],
+        )
+        .expect("valid");
+        assert!(c.apps.iter().all(|a| a.secret == SecretSource::None));
+        assert_eq!(c.apps.len(), 2);
     }
 
     #[test]
@@ -196,12 +381,12 @@ mod tests {
             Role::WeChat,
             &[
                 ("SESSION_TABLE", "t"),
-                ("WX_APPID", "a"),
+                ("WX_APPID", A1),
                 ("WX_SECRET_PARAMETER", "/wx/s"),
             ],
         )
         .expect("valid");
-        assert_eq!(c.secret, SecretSource::Parameter("/wx/s".into()));
+        assert_eq!(c.apps[0].secret, SecretSource::Parameter("/wx/s".into()));
         for (k, v) in [
             ("SESSION_TTL_SECONDS", "abc"),
             ("SESSION_IDLE_SECONDS", "-5"),

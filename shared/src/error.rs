@@ -128,6 +128,8 @@ pub enum ApiError {
     InvalidCode,
     #[error("the code was already used; call wx.login again")]
     CodeUsed,
+    #[error("this deployment does not serve that mini program (appid)")]
+    UnknownApp,
     #[error("WeChat blocked this user")]
     UserBlocked,
     #[error("too many logins for this user; try again later")]
@@ -166,6 +168,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::InvalidCode => "INVALID_CODE",
             ApiError::CodeUsed => "CODE_USED",
+            ApiError::UnknownApp => "UNKNOWN_APP",
             ApiError::UserBlocked => "USER_BLOCKED",
             ApiError::RateLimited => "RATE_LIMITED",
             ApiError::WechatBusy => "WECHAT_BUSY",
@@ -188,6 +191,7 @@ impl ApiError {
             ApiError::BadRequest(_)
             | ApiError::InvalidCode
             | ApiError::CodeUsed
+            | ApiError::UnknownApp
             | ApiError::InvalidSignature
             | ApiError::DecryptFailed
             | ApiError::InvalidProfile(_) => StatusCode::BAD_REQUEST,

@@ -22,11 +22,19 @@ use serde_json::Value;
 /// The identity the authorizer established for this request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Caller {
+    /// The caller's openid in the mini program of `appid`.
     pub openid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
     /// Non-secret id of the session (never the skey).
     pub session_id: String,
+    /// The mini program the session belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    /// The person's account id, the same in every mini program of the deployment (sessions of
+    /// releases before accounts have none until their next login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
 }
 
 impl Caller {
@@ -36,7 +44,7 @@ impl Caller {
         Caller::from_fields(&authorizer.fields)
     }
 
-    /// Reads the context fields (`openid`, `unionid`, `session_id`).
+    /// Reads the context fields (`openid`, `unionid`, `session_id`, `appid`, `uid`).
     pub fn from_fields(fields: &HashMap<String, Value>) -> Option<Caller> {
         let get = |k: &str| {
             fields
@@ -50,10 +58,12 @@ impl Caller {
             openid: get("openid")?,
             unionid: get("unionid"),
             session_id: get("session_id").unwrap_or_default(),
+            appid: get("appid"),
+            uid: get("uid"),
         })
     }
 
-    /// The context object the authorizer returns (unionid omitted when unknown).
+    /// The context object the authorizer returns (unionid, appid and uid omitted when unknown).
     pub fn to_context(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
@@ -76,15 +86,18 @@ mod tests {
 
     #[test]
     fn reads_v2_lambda_context() {
-        let req =
-            v2(r#","authorizer":{"lambda":{"openid":"o1","unionid":"u1","session_id":"s1"}}"#);
+        let req = v2(
+            r#","authorizer":{"lambda":{"openid":"o1","unionid":"u1","session_id":"s1","appid":"wx1","uid":"a1"}}"#,
+        );
         let c = Caller::from_request(&req).expect("caller");
         assert_eq!(
             c,
             Caller {
                 openid: "o1".into(),
                 unionid: Some("u1".into()),
-                session_id: "s1".into()
+                session_id: "s1".into(),
+                appid: Some("wx1".into()),
+                uid: Some("a1".into()),
             }
         );
     }
@@ -119,6 +132,8 @@ mod tests {
             openid: "o".into(),
             unionid: None,
             session_id: "s".into(),
+            appid: None,
+            uid: None,
         };
         assert_eq!(
             c.to_context(),

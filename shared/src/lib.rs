@@ -17,6 +17,8 @@
 //!   [`tls`] and [`sdk_http`] (one TLS configuration for WeChat and the AWS SDK).
 
 pub mod access_token;
+pub mod accounts;
+pub mod apps;
 #[cfg(feature = "aws")]
 pub mod bootstrap;
 pub mod clock;

@@ -2,11 +2,16 @@
 
 use std::sync::Arc;
 
+use crate::accounts::{Accounts, Identity};
 use crate::clock::Clock;
 use crate::crypto;
 use crate::error::{ServiceError, StoreError};
 use crate::secret::Secret;
-use crate::store::{LoginUpdate, Session, Store};
+use crate::store::{Login, Session, Store};
+
+/// A login that loses a race (two first logins of one person, a merge meanwhile) is planned again, at
+/// most this many times in all.
+const LOGIN_ATTEMPTS: usize = 3;
 
 /// `last_seen` is written at most this often (seconds), not on every request.
 pub const TOUCH_INTERVAL: i64 = 3600;
@@ -22,6 +27,8 @@ pub enum Rejection {
     Expired,
     /// Unused for longer than the idle timeout.
     Idle,
+    /// Of a mini program this deployment does not serve (any more).
+    OtherApp,
 }
 
 impl Rejection {
@@ -31,6 +38,7 @@ impl Rejection {
             Rejection::Unknown => "unknown",
             Rejection::Expired => "expired",
             Rejection::Idle => "idle",
+            Rejection::OtherApp => "other app",
         }
     }
 }
@@ -50,6 +58,8 @@ pub struct Sessions {
     clock: Arc<dyn Clock>,
     ttl: i64,
     idle: i64,
+    /// The appids served, the first app first; empty: sessions of any app are accepted.
+    appids: Vec<String>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -57,6 +67,7 @@ impl std::fmt::Debug for Sessions {
         f.debug_struct("Sessions")
             .field("ttl", &self.ttl)
             .field("idle", &self.idle)
+            .field("appids", &self.appids)
             .finish()
     }
 }
@@ -68,7 +79,20 @@ impl Sessions {
             clock,
             ttl,
             idle,
+            appids: Vec::new(),
         }
+    }
+
+    /// Sessions of these mini programs only; the first one owns the sessions written before several
+    /// were served (which name no appid).
+    pub fn for_apps<S: AsRef<str>>(mut self, appids: &[S]) -> Self {
+        self.appids = appids.iter().map(|a| a.as_ref().to_string()).collect();
+        self
+    }
+
+    /// The deployment's first app, if known.
+    pub fn first_app(&self) -> Option<&str> {
+        self.appids.first().map(String::as_str)
     }
 
     /// The store the sessions live in (the services built next to these share it).
@@ -82,39 +106,68 @@ impl Sessions {
     }
 
     /// Creates a session for a successful code exchange: a fresh skey from the OS CSPRNG, stored only as
-    /// its SHA-256, written together with the user's newest session_key.
+    /// its SHA-256, written in one transaction with the user's newest session_key and, when it changes,
+    /// the person's account ([`Accounts::plan_login`]). A login that loses a race is planned again.
     pub async fn create(
         &self,
-        openid: &str,
-        unionid: Option<&str>,
+        id: &Identity<'_>,
         session_key: &Secret,
     ) -> Result<NewSession, ServiceError> {
-        let now = self.clock.now();
-        let random = |e: getrandom::Error| ServiceError::Randomness(e.to_string());
-        let skey = crypto::generate_skey().map_err(random)?;
-        let sid = crypto::random_id().map_err(random)?;
-        let session = Session {
-            key_hash: crypto::skey_hash(&skey),
-            sid,
-            openid: openid.to_string(),
-            unionid: unionid.map(str::to_string),
-            session_key: session_key.clone(),
-            created_at: now,
-            last_seen: now,
-            expires_at: now + self.ttl,
-        };
-        let login = LoginUpdate {
-            openid: openid.to_string(),
-            unionid: unionid.map(str::to_string),
-            session_key: session_key.clone(),
-            now,
-        };
-        self.store.create_session(&session, &login).await?;
-        Ok(NewSession {
-            skey: Secret::new(skey),
-            session,
-            expires_in: self.ttl,
-        })
+        let accounts = Accounts::new(self.store.clone(), self.clock.clone());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let retry = |e: &ServiceError| {
+                attempt < LOGIN_ATTEMPTS
+                    && matches!(e, ServiceError::Store(StoreError::Conflict(_)))
+            };
+            let plan = match accounts.plan_login(id).await {
+                Ok(plan) => plan,
+                Err(e) if retry(&e) => {
+                    tracing::info!(error = %e, "login raced; planned again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let now = self.clock.now();
+            let random = |e: getrandom::Error| ServiceError::Randomness(e.to_string());
+            let skey = crypto::generate_skey().map_err(random)?;
+            let session = Session {
+                key_hash: crypto::skey_hash(&skey),
+                sid: crypto::random_id().map_err(random)?,
+                appid: Some(id.appid.to_string()),
+                openid: id.openid.to_string(),
+                unionid: id.unionid.map(str::to_string),
+                uid: Some(plan.uid),
+                session_key: session_key.clone(),
+                created_at: now,
+                last_seen: now,
+                expires_at: now + self.ttl,
+            };
+            let login = Login {
+                session,
+                legacy_app: id.first_app,
+                account: plan.account,
+                map_unionid: plan.map_unionid,
+                now,
+            };
+            match self.store.create_session(&login).await {
+                Ok(()) => {
+                    return Ok(NewSession {
+                        skey: Secret::new(skey),
+                        session: login.session,
+                        expires_in: self.ttl,
+                    });
+                }
+                Err(e) => {
+                    let e = ServiceError::Store(e);
+                    if !retry(&e) {
+                        return Err(e);
+                    }
+                    tracing::info!(error = %e, "login raced; planned again");
+                }
+            }
+        }
     }
 
     /// Resolves an skey header value to a live session: one read; expiry and idle time checked in
@@ -127,9 +180,20 @@ impl Sessions {
         let Some(skey) = header.and_then(crypto::parse_skey) else {
             return Ok(Err(Rejection::Malformed));
         };
-        let Some(session) = self.store.get_session(&crypto::skey_hash(skey)).await? else {
+        let Some(mut session) = self.store.get_session(&crypto::skey_hash(skey)).await? else {
             return Ok(Err(Rejection::Unknown));
         };
+        if session.appid.is_none() {
+            session.appid = self.first_app().map(str::to_string);
+        }
+        if !self.appids.is_empty()
+            && !session
+                .appid
+                .as_ref()
+                .is_some_and(|a| self.appids.contains(a))
+        {
+            return Ok(Err(Rejection::OtherApp));
+        }
         let now = self.clock.now();
         if now >= session.expires_at {
             return Ok(Err(Rejection::Expired));
@@ -165,6 +229,15 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::store::memory::MemoryStore;
 
+    fn id<'a>(openid: &'a str, unionid: Option<&'a str>) -> Identity<'a> {
+        Identity {
+            appid: "wx0000000000000001",
+            openid,
+            unionid,
+            first_app: true,
+        }
+    }
+
     fn setup() -> (Sessions, Arc<ManualClock>, Arc<MemoryStore>) {
         let clock = Arc::new(ManualClock::new(1_700_000_000));
         let store = Arc::new(MemoryStore::new());
@@ -179,7 +252,7 @@ mod tests {
     async fn create_then_resolve() {
         let (s, _, store) = setup();
         let new = s
-            .create("o1", Some("u1"), &Secret::new("k"))
+            .create(&id("o1", Some("u1")), &Secret::new("k"))
             .await
             .expect("created");
         assert_eq!(new.expires_in, 7 * 86400);
@@ -215,7 +288,7 @@ mod tests {
         );
 
         let new = s
-            .create("o1", None, &Secret::new("k"))
+            .create(&id("o1", None), &Secret::new("k"))
             .await
             .expect("created");
         let skey = new.skey.expose().to_string();
@@ -231,7 +304,7 @@ mod tests {
         );
 
         let new = s
-            .create("o2", None, &Secret::new("k"))
+            .create(&id("o2", None), &Secret::new("k"))
             .await
             .expect("created");
         clock.advance(2 * 86400 + 1);
@@ -250,7 +323,7 @@ mod tests {
     async fn touches_at_most_hourly() {
         let (s, clock, store) = setup();
         let new = s
-            .create("o1", None, &Secret::new("k"))
+            .create(&id("o1", None), &Secret::new("k"))
             .await
             .expect("created");
         let hash = new.session.key_hash.clone();

@@ -1,25 +1,29 @@
-//! Users: what wxauth keeps about a person once a session exists — the profile, the phone number, the
-//! newest session_key — and the operations on all of a user's sessions.
+//! Users: what wxauth keeps about the caller once a session exists — the newest session_key of the
+//! openid (per app), the account's profile and phone number — and the operations on all of a user's or
+//! an account's sessions.
 //!
 //! The service next to [`crate::sessions::Sessions`]: both speak [`ServiceError`], never HTTP.
 
 use std::sync::Arc;
 
-use crate::access_token::AccessTokens;
+use crate::accounts::Accounts;
+use crate::apps::{App, Apps};
 use crate::clock::Clock;
 use crate::error::{CryptoError, ServiceError, StoreError};
-use crate::store::{Phone, Profile, Session, Store, User};
+use crate::sessions::Rejection;
+use crate::store::{Account, Phone, Profile, Session, Store, User};
 use crate::wechat::PhoneInfo;
 
 /// At most one `checksession` call per session in this many seconds.
 pub const KEY_CHECK_INTERVAL: i64 = 60;
 
-/// The users of one mini program, over the sessions' store.
+/// The users of the deployment's mini programs, over the sessions' store.
 #[derive(Clone)]
 pub struct Users {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    tokens: Arc<AccessTokens>,
+    apps: Arc<Apps>,
+    accounts: Accounts,
 }
 
 impl std::fmt::Debug for Users {
@@ -28,26 +32,29 @@ impl std::fmt::Debug for Users {
     }
 }
 
-/// A conditional write on a user item that does not exist: the session's user is gone.
-fn user_write(e: StoreError) -> ServiceError {
-    match e {
-        StoreError::Conflict(_) => ServiceError::UserGone,
-        e => ServiceError::Store(e),
-    }
-}
-
 impl Users {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, tokens: Arc<AccessTokens>) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, apps: Arc<Apps>) -> Self {
         Users {
+            accounts: Accounts::new(store.clone(), clock.clone()),
             store,
             clock,
-            tokens,
+            apps,
         }
     }
 
-    /// The access_token provider the WeChat calls of users go through.
-    pub fn tokens(&self) -> &Arc<AccessTokens> {
-        &self.tokens
+    /// The apps whose users these are.
+    pub fn apps(&self) -> &Arc<Apps> {
+        &self.apps
+    }
+
+    /// The app of a live session (resolved sessions always name theirs); one this deployment no
+    /// longer serves is no session.
+    pub fn app_of(&self, session: &Session) -> Result<&App, ServiceError> {
+        session
+            .appid
+            .as_deref()
+            .and_then(|a| self.apps.get(a))
+            .ok_or(ServiceError::SessionRejected(Rejection::OtherApp))
     }
 
     /// The user item of a live session; a session whose user item is gone is no session.
@@ -58,48 +65,97 @@ impl Users {
             .ok_or(ServiceError::UserGone)
     }
 
-    /// Merges `update` into the stored profile (the fields it sets replace the stored ones), sets the
-    /// unionid when given, and returns the profile as stored.
+    /// The account of a user (created now for a user of an earlier release).
+    pub async fn account(&self, user: &User, appid: &str) -> Result<Account, ServiceError> {
+        match self.accounts.of_user(user, appid).await {
+            // Created by a concurrent request meanwhile: read it.
+            Err(ServiceError::Store(StoreError::Conflict(_))) => {
+                let user = self.get(&user.openid).await?;
+                self.accounts.of_user(&user, appid).await
+            }
+            other => other,
+        }
+    }
+
+    /// Runs a write on an account that may have been linked into another meanwhile (the write then
+    /// finds an alias): once more on the survivor.
+    async fn on_account<F, Fut>(&self, account: &Account, write: F) -> Result<(), ServiceError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<(), StoreError>>,
+    {
+        match write(account.uid.clone()).await {
+            Err(StoreError::Conflict(_)) => {
+                let survivor = self
+                    .accounts
+                    .resolve(&account.uid)
+                    .await?
+                    .ok_or(ServiceError::UserGone)?;
+                Ok(write(survivor.uid).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Merges `update` into the account's profile (the fields it sets replace the stored ones) and
+    /// returns the profile as stored.
     pub async fn update_profile(
         &self,
-        user: &User,
+        account: &Account,
         update: Profile,
-        unionid: Option<&str>,
     ) -> Result<Profile, ServiceError> {
-        let mut profile = user.profile.clone().unwrap_or_default();
+        let mut profile = account.profile.clone().unwrap_or_default();
         profile.merge(update);
-        self.store
-            .save_profile(&user.openid, &profile, unionid, self.clock.now())
-            .await
-            .map_err(user_write)?;
+        let now = self.clock.now();
+        self.on_account(account, |uid| {
+            let profile = profile.clone();
+            async move { self.store.save_profile(&uid, &profile, now).await }
+        })
+        .await?;
         Ok(profile)
     }
 
-    /// Stores the phone number of a user.
-    pub async fn save_phone(&self, openid: &str, info: PhoneInfo) -> Result<Phone, ServiceError> {
+    /// Stores the phone number of an account.
+    pub async fn save_phone(
+        &self,
+        account: &Account,
+        info: PhoneInfo,
+    ) -> Result<Phone, ServiceError> {
         let phone = Phone {
             phone_number: info.phone_number,
             pure_phone_number: info.pure_phone_number,
             country_code: info.country_code,
         };
-        self.store
-            .save_phone(openid, &phone, self.clock.now())
-            .await
-            .map_err(user_write)?;
+        let now = self.clock.now();
+        self.on_account(account, |uid| {
+            let phone = phone.clone();
+            async move { self.store.save_phone(&uid, &phone, now).await }
+        })
+        .await?;
         Ok(phone)
     }
 
-    /// Exchanges a `getPhoneNumber` code with WeChat (access_token refreshed once if rejected).
-    pub async fn phone_from_code(&self, code: &str) -> Result<PhoneInfo, ServiceError> {
-        let wechat = self.tokens.wechat();
-        self.tokens
+    /// Exchanges a `getPhoneNumber` code with the app's WeChat (access_token refreshed once if
+    /// rejected).
+    pub async fn phone_from_code(&self, app: &App, code: &str) -> Result<PhoneInfo, ServiceError> {
+        let wechat = &app.wechat;
+        app.tokens
             .call(|token| async move { wechat.phone_number(&token, code).await })
             .await
     }
 
-    /// Ends every session of an openid. Returns how many were ended.
+    /// Ends every session of an openid (one app's user). Returns how many were ended.
     pub async fn end_sessions(&self, openid: &str) -> Result<usize, ServiceError> {
         Ok(self.store.delete_sessions_of(openid).await?)
+    }
+
+    /// Ends every session of an account, in every app. Returns how many were ended.
+    pub async fn end_account_sessions(&self, account: &Account) -> Result<usize, ServiceError> {
+        let mut ended = 0;
+        for openid in account.identities.values() {
+            ended += self.store.delete_sessions_of(openid).await?;
+        }
+        Ok(ended)
     }
 
     /// After a failed signature check or decryption: asks WeChat (at most once a minute per session,
@@ -108,6 +164,7 @@ impl Users {
     /// made, the original error stands.
     pub async fn explain_failure(
         &self,
+        app: &App,
         session: &Session,
         user: &User,
         err: CryptoError,
@@ -129,8 +186,8 @@ impl Users {
                 return original;
             }
         }
-        let wechat = self.tokens.wechat();
-        let checked = self
+        let wechat = &app.wechat;
+        let checked = app
             .tokens
             .call(|token| async move {
                 wechat

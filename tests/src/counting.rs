@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use wxauth::error::StoreError;
 use wxauth::store::async_trait;
-use wxauth::store::{CachedToken, LoginUpdate, Phone, Profile, Session, Store, TokenRecord, User};
+use wxauth::store::{
+    Account, AccountWrite, CachedToken, Login, Merge, Phone, Profile, Session, Store, TokenRecord,
+    User,
+};
 
 #[derive(Default, Debug)]
 pub struct Counts {
@@ -28,7 +31,8 @@ impl Counts {
 }
 
 /// Counts every call: a read is one GetItem/Query, a write one PutItem/UpdateItem/DeleteItem or one
-/// transaction item (TransactWriteItems of a session and a user counts as two writes).
+/// transaction item (a login's TransactWriteItems of a session, a user and maybe an account and a
+/// unionid counts as two to four writes).
 pub struct CountingStore {
     inner: Arc<dyn Store>,
     pub counts: Arc<Counts>,
@@ -84,14 +88,13 @@ impl CountingStore {
 
 #[async_trait]
 impl Store for CountingStore {
-    async fn create_session(
-        &self,
-        session: &Session,
-        login: &LoginUpdate,
-    ) -> Result<(), StoreError> {
+    async fn create_session(&self, login: &Login) -> Result<(), StoreError> {
         self.note("create_session");
-        self.write(2)?;
-        self.inner.create_session(session, login).await
+        let items = 2
+            + usize::from(matches!(login.account, AccountWrite::Put { .. }))
+            + usize::from(login.map_unionid && login.session.unionid.is_some());
+        self.write(items)?;
+        self.inner.create_session(login).await
     }
     async fn get_session(&self, key_hash: &str) -> Result<Option<Session>, StoreError> {
         self.note("get_session");
@@ -108,6 +111,11 @@ impl Store for CountingStore {
         self.write(1)?;
         self.inner.delete_session(key_hash).await
     }
+    async fn sessions_of(&self, openid: &str) -> Result<Vec<String>, StoreError> {
+        self.note("sessions_of");
+        self.read()?;
+        self.inner.sessions_of(openid).await
+    }
     async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
         self.note("delete_sessions_of");
         self.read()?;
@@ -115,26 +123,52 @@ impl Store for CountingStore {
         self.write(n)?;
         Ok(n)
     }
+    async fn move_session(&self, key_hash: &str, from: &str, to: &str) -> Result<bool, StoreError> {
+        self.note("move_session");
+        self.write(1)?;
+        self.inner.move_session(key_hash, from, to).await
+    }
     async fn get_user(&self, openid: &str) -> Result<Option<User>, StoreError> {
         self.note("get_user");
         self.read()?;
         self.inner.get_user(openid).await
     }
-    async fn save_profile(
+    async fn get_account(&self, uid: &str) -> Result<Option<Account>, StoreError> {
+        self.note("get_account");
+        self.read()?;
+        self.inner.get_account(uid).await
+    }
+    async fn get_unionid(&self, unionid: &str) -> Result<Option<String>, StoreError> {
+        self.note("get_unionid");
+        self.read()?;
+        self.inner.get_unionid(unionid).await
+    }
+    async fn create_account(
         &self,
+        account: &Account,
         openid: &str,
-        profile: &Profile,
-        unionid: Option<&str>,
-        now: i64,
+        map_unionid: bool,
     ) -> Result<(), StoreError> {
+        self.note("create_account");
+        self.write(2 + usize::from(map_unionid && account.unionid.is_some()))?;
+        self.inner
+            .create_account(account, openid, map_unionid)
+            .await
+    }
+    async fn merge_accounts(&self, merge: &Merge) -> Result<(), StoreError> {
+        self.note("merge_accounts");
+        self.write(2 + merge.moved.len() + usize::from(merge.unionid.is_some()))?;
+        self.inner.merge_accounts(merge).await
+    }
+    async fn save_profile(&self, uid: &str, profile: &Profile, now: i64) -> Result<(), StoreError> {
         self.note("save_profile");
         self.write(1)?;
-        self.inner.save_profile(openid, profile, unionid, now).await
+        self.inner.save_profile(uid, profile, now).await
     }
-    async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
+    async fn save_phone(&self, uid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
         self.note("save_phone");
         self.write(1)?;
-        self.inner.save_phone(openid, phone, now).await
+        self.inner.save_phone(uid, phone, now).await
     }
     async fn claim_key_check(
         &self,

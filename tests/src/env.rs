@@ -33,6 +33,23 @@ pub fn wechat_client(url: &str, timeout: Duration) -> WechatClient {
     )
 }
 
+/// The login function of the test app over `sessions`, built as the Lambda function builds it.
+pub fn login_handler(wechat: WechatClient, sessions: &Sessions) -> LoginHandler {
+    wxauth::bootstrap::functions(sessions, vec![wechat])
+        .expect("one app")
+        .login
+}
+
+/// An openid of the test app logging in (for `Sessions::create`).
+pub fn identity<'a>(openid: &'a str, unionid: Option<&'a str>) -> wxauth::accounts::Identity<'a> {
+    wxauth::accounts::Identity {
+        appid: APPID,
+        openid,
+        unionid,
+        first_app: true,
+    }
+}
+
 /// Which store the handlers use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -67,8 +84,21 @@ impl Env {
 
     /// An environment whose WeChat calls time out after `timeout`.
     pub async fn with_timeout(backend: Backend, timeout: Duration) -> Env {
+        Env::build(backend, timeout, &[]).await
+    }
+
+    /// An environment serving more mini programs after [`APPID`]: `(appid, bound to the Open
+    /// Platform account)`, all with the secret [`SECRET`].
+    pub async fn with_apps(backend: Backend, more: &[(&str, bool)]) -> Env {
+        Env::build(backend, Duration::from_secs(5), more).await
+    }
+
+    async fn build(backend: Backend, timeout: Duration, more: &[(&str, bool)]) -> Env {
         crate::logs::install();
         let sim = Simulator::new(APPID, SECRET);
+        for (appid, bound) in more {
+            sim.add_app(appid, SECRET, *bound);
+        }
         let wx_url = sim.spawn().await.expect("simulator listens");
         let (store, table): (Arc<dyn Store>, _) = match backend {
             Backend::Memory => (Arc::new(MemoryStore::new()), None),
@@ -89,7 +119,16 @@ impl Env {
             store.clone(),
             clock.clone(),
         ));
-        let functions = wxauth::bootstrap::functions(APPID, &sessions, wechat);
+        let mut clients = vec![wechat];
+        for (appid, _) in more {
+            clients.push(WechatClient::new(
+                http_client(timeout).expect("http client"),
+                &wx_url,
+                appid,
+                Secret::new(SECRET),
+            ));
+        }
+        let functions = wxauth::bootstrap::functions(&sessions, clients).expect("apps");
         Env {
             backend,
             login: functions.login.clone(),
@@ -109,6 +148,14 @@ impl Env {
     /// `POST /login` with a code.
     pub async fn call_login(&self, code: &str) -> (u16, Value) {
         let req = Req::new("POST", "/login").json(&serde_json::json!({ "code": code }));
+        events::parts(self.login.handle(req.into_request()).await)
+    }
+
+    /// `POST /login` of a simulated user in an app: the answer.
+    pub async fn login_in(&self, appid: &str, user: &str) -> (u16, Value) {
+        let code = self.sim.mint_code_in(appid, user);
+        let req =
+            Req::new("POST", "/login").json(&serde_json::json!({"code": code, "appid": appid}));
         events::parts(self.login.handle(req.into_request()).await)
     }
 

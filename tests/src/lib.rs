@@ -8,6 +8,7 @@ pub mod dead;
 pub mod dynamo;
 pub mod env;
 pub mod events;
+pub mod legacy;
 pub mod local;
 pub mod logs;
 pub mod runtime;

@@ -177,6 +177,8 @@ impl Authorizer {
                 openid: s.openid,
                 unionid: s.unionid,
                 session_id: s.sid,
+                appid: s.appid,
+                uid: s.uid,
             })),
             Ok(Err(why)) => Ok(Err(why)),
             Err(e) => {

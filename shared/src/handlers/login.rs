@@ -4,28 +4,34 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::{action, no_route, respond, wechat_code};
+use crate::accounts::Identity;
+use crate::apps::{Apps, NoApp};
+use crate::config::is_appid;
 use crate::error::{ApiError, ServiceError};
 use crate::routes::{Action, Function};
 use crate::sessions::Sessions;
 use crate::web::{self, parse_json};
-use crate::wechat::WechatClient;
 
 #[derive(Debug, Deserialize)]
 struct LoginBody {
     code: String,
+    /// The mini program (`wx.getAccountInfoSync().miniProgram.appId`); optional with one app.
+    appid: Option<String>,
 }
 
 /// The login function.
 #[derive(Debug, Clone)]
 pub struct LoginHandler {
-    wechat: WechatClient,
+    apps: Arc<Apps>,
     sessions: Sessions,
 }
 
 impl LoginHandler {
-    pub fn new(wechat: WechatClient, sessions: Sessions) -> Self {
-        LoginHandler { wechat, sessions }
+    pub fn new(apps: Arc<Apps>, sessions: Sessions) -> Self {
+        LoginHandler { apps, sessions }
     }
 
     /// Answers one request; never fails, never panics on input.
@@ -43,23 +49,42 @@ impl LoginHandler {
     async fn login(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let body: LoginBody = parse_json(req)?;
         let code = wechat_code(&body.code, "wx.login")?;
-        let exchanged = self
+        let appid = body.appid.as_deref().map(str::trim);
+        if appid.is_some_and(|a| !is_appid(a)) {
+            return Err(ApiError::BadRequest(
+                "appid is not a mini program appid (wx and 16 letters or digits)".into(),
+            ));
+        }
+        let app = self.apps.choose(appid).map_err(|e| match e {
+            NoApp::Unknown => ApiError::UnknownApp,
+            NoApp::Unnamed => ApiError::BadRequest(
+                "appid is required: this deployment serves several mini programs".into(),
+            ),
+        })?;
+        let exchanged = app
             .wechat
             .code2session(code)
             .await
             .map_err(ServiceError::from)?;
-        let new = self
-            .sessions
-            .create(
-                &exchanged.openid,
-                exchanged.unionid.as_deref(),
-                &exchanged.session_key,
-            )
-            .await?;
-        tracing::info!(session_id = new.session.sid, "session created");
+        let id = Identity {
+            appid: app.appid(),
+            openid: &exchanged.openid,
+            unionid: exchanged.unionid.as_deref(),
+            first_app: app.appid() == self.apps.first().appid(),
+        };
+        let new = self.sessions.create(&id, &exchanged.session_key).await?;
+        tracing::info!(
+            session_id = new.session.sid,
+            appid = app.appid(),
+            "session created"
+        );
         Ok(web::json(
             web::StatusCode::OK,
-            &json!({"skey": new.skey.expose(), "expires_in": new.expires_in}),
+            &json!({
+                "skey": new.skey.expose(),
+                "expires_in": new.expires_in,
+                "uid": new.session.uid,
+            }),
         ))
     }
 }

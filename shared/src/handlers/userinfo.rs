@@ -1,10 +1,12 @@
 //! The `userinfo` function: the authorized routes about the caller.
 //!
 //! - `POST /userinfo`: verifies and decrypts WeChat user data with the newest session_key.
-//! - `GET /me`: the caller's identity, stored profile and phone, read from the authorizer context.
+//! - `GET /me`: the caller's identity (openid, appid, uid, the account's linked identities), the
+//!   account's profile and phone, read from the authorizer context.
 //! - `PUT /profile`: the nickname and avatar the user chose (`<input type="nickname">`, `chooseAvatar`).
 //! - `POST /phone`: the phone number, from a `getPhoneNumber` code (or the legacy encrypted form).
-//! - `POST /logout`: ends this session, or every session of the user.
+//! - `POST /logout`: ends this session, every session of the user in this app (`{"all":true}`), or
+//!   every session of the account in every app (`{"account":true}`).
 //!
 //! When decryption or the signature check fails, WeChat's `checksession` tells whether the session_key
 //! is stale (`SESSION_KEY_EXPIRED`: the client must `wx.login` again) or the data is wrong
@@ -41,8 +43,12 @@ struct UserInfoBody {
 
 #[derive(Debug, Default, Deserialize)]
 struct LogoutBody {
+    /// Every session of this openid (this app).
     #[serde(default)]
     all: Option<bool>,
+    /// Every session of the account, in every app.
+    #[serde(default)]
+    account: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,18 +69,13 @@ struct PhoneBody {
 /// The userinfo function.
 #[derive(Debug, Clone)]
 pub struct UserinfoHandler {
-    appid: String,
     sessions: Sessions,
     users: Users,
 }
 
 impl UserinfoHandler {
-    pub fn new(appid: &str, sessions: Sessions, users: Users) -> Self {
-        UserinfoHandler {
-            appid: appid.to_string(),
-            sessions,
-            users,
-        }
+    pub fn new(sessions: Sessions, users: Users) -> Self {
+        UserinfoHandler { sessions, users }
     }
 
     /// Answers one request; never fails, never panics on input.
@@ -106,10 +107,11 @@ impl UserinfoHandler {
                 "rawData and signature must be sent together".into(),
             ));
         }
+        let app = self.users.app_of(&session)?;
         let user = self.users.get(&session.openid).await?;
         let key = user.session_key.expose();
         let expect = Expect {
-            appid: &self.appid,
+            appid: app.appid(),
             openid: Some(&session.openid),
         };
         let opened = match (&body.raw_data, &body.signature) {
@@ -119,14 +121,17 @@ impl UserinfoHandler {
         .and_then(|()| crypto::open_user_data(key, &body.encrypted_data, &body.iv, expect));
         let data = match opened {
             Ok(data) => data,
-            Err(e) => return Err(self.users.explain_failure(&session, &user, e).await.into()),
+            Err(e) => {
+                return Err(self
+                    .users
+                    .explain_failure(app, &session, &user, e)
+                    .await
+                    .into());
+            }
         };
-        let unionid = data
-            .get("unionId")
-            .and_then(Value::as_str)
-            .filter(|u| !u.is_empty());
+        let account = self.users.account(&user, app.appid()).await?;
         self.users
-            .update_profile(&user, profile_from(&data), unionid)
+            .update_profile(&account, profile_from(&data))
             .await?;
         Ok(web::json(StatusCode::OK, &json!({ "user": data })))
     }
@@ -137,13 +142,22 @@ impl UserinfoHandler {
             return Err(ApiError::SessionExpired);
         };
         let user = self.users.get(&caller.openid).await?;
+        let appid = caller
+            .appid
+            .clone()
+            .or_else(|| user.appid.clone())
+            .unwrap_or_else(|| self.users.apps().first().appid().to_string());
+        let account = self.users.account(&user, &appid).await?;
         Ok(web::json(
             StatusCode::OK,
             &json!({
                 "openid": caller.openid,
-                "unionid": caller.unionid.or(user.unionid),
-                "user": user.profile,
-                "phone": user.phone,
+                "unionid": caller.unionid.or(user.unionid).or(account.unionid),
+                "appid": appid,
+                "uid": account.uid,
+                "user": account.profile,
+                "phone": account.phone,
+                "identities": account.identities,
             }),
         ))
     }
@@ -152,14 +166,17 @@ impl UserinfoHandler {
         let session = self.sessions.require(web::skey_header(req)).await?;
         let body: ProfileBody = parse_json(req)?;
         let update = validate_profile(body)?;
+        let app = self.users.app_of(&session)?;
         let user = self.users.get(&session.openid).await?;
-        let profile = self.users.update_profile(&user, update, None).await?;
+        let account = self.users.account(&user, app.appid()).await?;
+        let profile = self.users.update_profile(&account, update).await?;
         Ok(web::json(StatusCode::OK, &json!({ "user": profile })))
     }
 
     async fn phone(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let session = self.sessions.require(web::skey_header(req)).await?;
         let body: PhoneBody = parse_json(req)?;
+        let app = self.users.app_of(&session)?;
         let code = body
             .code
             .as_deref()
@@ -168,12 +185,12 @@ impl UserinfoHandler {
         let info = match (code, body.encrypted_data.as_deref(), body.iv.as_deref()) {
             (Some(code), _, _) => {
                 let code = wechat_code(code, "getPhoneNumber")?;
-                self.users.phone_from_code(code).await?
+                self.users.phone_from_code(app, code).await?
             }
             (None, Some(enc), Some(iv)) if !enc.trim().is_empty() && !iv.trim().is_empty() => {
                 let user = self.users.get(&session.openid).await?;
                 let expect = Expect {
-                    appid: &self.appid,
+                    appid: app.appid(),
                     openid: None,
                 };
                 let opened = crypto::open_user_data(user.session_key.expose(), enc, iv, expect)
@@ -183,7 +200,11 @@ impl UserinfoHandler {
                 match opened {
                     Ok(info) => info,
                     Err(e) => {
-                        return Err(self.users.explain_failure(&session, &user, e).await.into());
+                        return Err(self
+                            .users
+                            .explain_failure(app, &session, &user, e)
+                            .await
+                            .into());
                     }
                 }
             }
@@ -193,7 +214,9 @@ impl UserinfoHandler {
                 ));
             }
         };
-        let phone = self.users.save_phone(&session.openid, info).await?;
+        let user = self.users.get(&session.openid).await?;
+        let account = self.users.account(&user, app.appid()).await?;
+        let phone = self.users.save_phone(&account, info).await?;
         Ok(web::json(StatusCode::OK, &json!({ "phone": phone })))
     }
 
@@ -206,11 +229,23 @@ impl UserinfoHandler {
             parse_json(req)?
         };
         let all = body.all == Some(true);
+        let everywhere = body.account == Some(true);
         let mut revoked = usize::from(self.sessions.end(&session).await?);
-        if all {
+        if everywhere {
+            let app = self.users.app_of(&session)?;
+            let user = self.users.get(&session.openid).await?;
+            let account = self.users.account(&user, app.appid()).await?;
+            revoked += self.users.end_account_sessions(&account).await?;
+        } else if all {
             revoked += self.users.end_sessions(&session.openid).await?;
         }
-        tracing::info!(session_id = session.sid, revoked, all, "logged out");
+        tracing::info!(
+            session_id = session.sid,
+            revoked,
+            all,
+            account = everywhere,
+            "logged out"
+        );
         Ok(web::json(StatusCode::OK, &json!({ "revoked": revoked })))
     }
 }

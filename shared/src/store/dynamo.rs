@@ -7,11 +7,17 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
+/// The most items one transaction may write (DynamoDB's limit).
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
 use super::schema::{
-    KIND_SESSION, KIND_USER, OWNER_ATTRIBUTE, OWNER_INDEX, PARTITION_KEY, SESSION_PREFIX, attr,
-    session_pk, token_pk, user_pk,
+    KIND_ACCOUNT, KIND_SESSION, KIND_UNIONID, KIND_USER, OWNER_ATTRIBUTE, OWNER_INDEX,
+    PARTITION_KEY, SESSION_PREFIX, account_pk, attr, session_pk, token_pk, unionid_pk, user_pk,
 };
-use super::{CachedToken, LoginUpdate, Phone, Profile, Session, Store, TokenRecord, User};
+use super::{
+    Account, AccountWrite, CachedToken, Login, Merge, Phone, Profile, Session, Store, TokenRecord,
+    User,
+};
 use crate::error::StoreError;
 use crate::secret::Secret;
 
@@ -169,8 +175,10 @@ fn session_from_item(item: &Item) -> Result<Session, StoreError> {
     Ok(Session {
         key_hash,
         sid: get_s(item, attr::SID)?,
+        appid: opt_s(item, attr::APPID),
         openid: get_s(item, attr::OPENID)?,
         unionid: opt_s(item, attr::UNIONID),
+        uid: opt_s(item, attr::UID),
         session_key: Secret::new(get_s(item, attr::SESSION_KEY)?),
         created_at: get_n(item, attr::CREATED_AT)?,
         last_seen: get_n(item, attr::LAST_SEEN)?,
@@ -180,8 +188,10 @@ fn session_from_item(item: &Item) -> Result<Session, StoreError> {
 
 fn user_from_item(item: &Item) -> Result<User, StoreError> {
     Ok(User {
+        appid: opt_s(item, attr::APPID),
         openid: get_s(item, attr::OPENID)?,
         unionid: opt_s(item, attr::UNIONID),
+        uid: opt_s(item, attr::UID),
         session_key: Secret::new(get_s(item, attr::SESSION_KEY)?),
         created_at: get_n(item, attr::CREATED_AT)?,
         updated_at: get_n(item, attr::UPDATED_AT)?,
@@ -190,18 +200,150 @@ fn user_from_item(item: &Item) -> Result<User, StoreError> {
     })
 }
 
+fn account_from_item(item: &Item) -> Result<Account, StoreError> {
+    let identities = match item.get(attr::IDENTITIES) {
+        Some(AttributeValue::M(m)) => m
+            .iter()
+            .map(|(appid, openid)| match openid {
+                AttributeValue::S(o) => Ok((appid.clone(), o.clone())),
+                _ => Err(StoreError::Corrupt("identities: not a string".into())),
+            })
+            .collect::<Result<_, _>>()?,
+        None => Default::default(),
+        Some(_) => return Err(StoreError::Corrupt("identities is not a map".into())),
+    };
+    Ok(Account {
+        uid: get_s(item, attr::UID)?,
+        unionid: opt_s(item, attr::UNIONID),
+        identities,
+        profile: opt_map(item, attr::PROFILE)?,
+        phone: opt_map(item, attr::PHONE)?,
+        created_at: get_n(item, attr::CREATED_AT)?,
+        updated_at: get_n(item, attr::UPDATED_AT)?,
+        merged_into: opt_s(item, attr::MERGED_INTO),
+    })
+}
+
+fn account_item(a: &Account) -> Result<Item, StoreError> {
+    let identities = a
+        .identities
+        .iter()
+        .map(|(appid, openid)| (appid.clone(), s(openid)))
+        .collect();
+    let mut item: Item = HashMap::from([
+        (PARTITION_KEY.to_string(), s(account_pk(&a.uid))),
+        (attr::KIND.to_string(), s(KIND_ACCOUNT)),
+        (attr::UID.to_string(), s(&a.uid)),
+        (attr::IDENTITIES.to_string(), AttributeValue::M(identities)),
+        (attr::CREATED_AT.to_string(), n(a.created_at)),
+        (attr::UPDATED_AT.to_string(), n(a.updated_at)),
+    ]);
+    if let Some(u) = &a.unionid {
+        item.insert(attr::UNIONID.into(), s(u));
+    }
+    if let Some(p) = &a.profile {
+        item.insert(attr::PROFILE.into(), to_map(p)?);
+    }
+    if let Some(p) = &a.phone {
+        item.insert(attr::PHONE.into(), to_map(p)?);
+    }
+    if let Some(m) = &a.merged_into {
+        item.insert(attr::MERGED_INTO.into(), s(m));
+    }
+    Ok(item)
+}
+
+fn build_err(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("build {what}: {e}"))
+}
+
+impl DynamoStore {
+    /// A Put of a whole account: a new one (`was` is `None`), or the one read at `was`, not an alias.
+    fn put_account(&self, account: &Account, was: Option<i64>) -> Result<Put, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(account_item(account)?));
+        match was {
+            None => put
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY),
+            Some(w) => put
+                .condition_expression(format!(
+                    "#updated = :was AND attribute_not_exists({})",
+                    attr::MERGED_INTO
+                ))
+                .expression_attribute_names("#updated", attr::UPDATED_AT)
+                .expression_attribute_values(":was", n(w)),
+        }
+        .build()
+        .map_err(|e| build_err("account put", e))
+    }
+
+    /// A Put of the unionid → account item under `condition` (which names `#pk`, maybe `#uid`).
+    fn put_unionid(
+        &self,
+        unionid: &str,
+        uid: &str,
+        condition: &str,
+        values: &[(&str, &str)],
+    ) -> Result<Put, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .item(PARTITION_KEY, s(unionid_pk(unionid)))
+            .item(attr::KIND, s(KIND_UNIONID))
+            .item(attr::UNIONID, s(unionid))
+            .item(attr::UID, s(uid))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PARTITION_KEY);
+        if condition.contains("#uid") {
+            put = put.expression_attribute_names("#uid", attr::UID);
+        }
+        for (k, v) in values {
+            put = put.expression_attribute_values(*k, s(*v));
+        }
+        put.build().map_err(|e| build_err("unionid put", e))
+    }
+
+    /// Runs one transaction of `items`, idempotent under the SDK's retries with `token`.
+    async fn transact(
+        &self,
+        op: &str,
+        token: Option<&str>,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        if items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Unavailable(format!(
+                "{op}: {} items, more than one transaction takes",
+                items.len()
+            )));
+        }
+        self.client
+            .transact_write_items()
+            .set_client_request_token(token.map(str::to_string))
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, e))?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Store for DynamoStore {
-    async fn create_session(
-        &self,
-        session: &Session,
-        login: &LoginUpdate,
-    ) -> Result<(), StoreError> {
+    async fn create_session(&self, login: &Login) -> Result<(), StoreError> {
+        let session = &login.session;
+        let (Some(appid), Some(uid)) = (&session.appid, &session.uid) else {
+            return Err(StoreError::Corrupt(
+                "a new session names its appid and uid".into(),
+            ));
+        };
         let mut item: Item = HashMap::from([
             (PARTITION_KEY.to_string(), s(session_pk(&session.key_hash))),
             (attr::KIND.to_string(), s(KIND_SESSION)),
             (attr::SID.to_string(), s(&session.sid)),
+            (attr::APPID.to_string(), s(appid)),
             (attr::OPENID.to_string(), s(&session.openid)),
+            (attr::UID.to_string(), s(uid)),
             (OWNER_ATTRIBUTE.to_string(), s(&session.openid)),
             (
                 attr::SESSION_KEY.to_string(),
@@ -220,45 +362,71 @@ impl Store for DynamoStore {
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .build()
-            .map_err(|e| StoreError::Unavailable(format!("build put: {e}")))?;
+            .map_err(|e| build_err("session put", e))?;
 
         let mut set = format!(
-            "#kind = :user, {openid} = :openid, {sk} = :sk, {updated} = :now, \
-             {created} = if_not_exists({created}, :now)",
+            "#kind = :user, {appid} = :appid, {openid} = :openid, {uid} = :uid, {sk} = :sk, \
+             {updated} = :now, {created} = if_not_exists({created}, :now)",
+            appid = attr::APPID,
             openid = attr::OPENID,
+            uid = attr::UID,
             sk = attr::SESSION_KEY,
             updated = attr::UPDATED_AT,
             created = attr::CREATED_AT,
         );
+        // The user item is this app's (an item of an earlier release, without appid, only for the
+        // first app) and belongs to no other account.
+        let app_condition = if login.legacy_app {
+            format!(
+                "(attribute_not_exists({a}) OR {a} = :appid)",
+                a = attr::APPID
+            )
+        } else {
+            format!("(attribute_not_exists(#pk) OR {} = :appid)", attr::APPID)
+        };
         let mut update = Update::builder()
             .table_name(&self.table)
-            .key(PARTITION_KEY, s(user_pk(&login.openid)))
+            .key(PARTITION_KEY, s(user_pk(&session.openid)))
+            .condition_expression(format!(
+                "{app_condition} AND (attribute_not_exists({u}) OR {u} = :uid)",
+                u = attr::UID
+            ))
             .expression_attribute_names("#kind", attr::KIND)
             .expression_attribute_values(":user", s(KIND_USER))
-            .expression_attribute_values(":openid", s(&login.openid))
-            .expression_attribute_values(":sk", s(login.session_key.expose()))
+            .expression_attribute_values(":appid", s(appid))
+            .expression_attribute_values(":openid", s(&session.openid))
+            .expression_attribute_values(":uid", s(uid))
+            .expression_attribute_values(":sk", s(session.session_key.expose()))
             .expression_attribute_values(":now", n(login.now));
-        if let Some(u) = &login.unionid {
+        if !login.legacy_app {
+            update = update.expression_attribute_names("#pk", PARTITION_KEY);
+        }
+        if let Some(u) = &session.unionid {
             set.push_str(&format!(", {} = :unionid", attr::UNIONID));
             update = update.expression_attribute_values(":unionid", s(u));
         }
         let update = update
             .update_expression(format!("SET {set}"))
             .build()
-            .map_err(|e| StoreError::Unavailable(format!("build update: {e}")))?;
+            .map_err(|e| build_err("user update", e))?;
 
-        self.client
-            .transact_write_items()
-            // Idempotent retries: if an attempt times out after DynamoDB applied it, the SDK's retry
-            // with the same token succeeds instead of failing its own condition (a stored session
-            // reported as a failed login).
-            .client_request_token(&session.sid)
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ];
+        if let AccountWrite::Put { account, was } = &login.account {
+            let put = self.put_account(account, *was)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        if let Some(u) = session.unionid.as_deref().filter(|_| login.map_unionid) {
+            let put = self.put_unionid(u, uid, "attribute_not_exists(#pk)", &[])?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        // Idempotent retries: if an attempt times out after DynamoDB applied it, the SDK's retry
+        // with the same token succeeds instead of failing its own condition (a stored session
+        // reported as a failed login).
+        self.transact("create_session", Some(&session.sid), items)
             .await
-            .map_err(|e| sdk_error("create_session", e))?;
-        Ok(())
     }
 
     async fn get_session(&self, key_hash: &str) -> Result<Option<Session>, StoreError> {
@@ -295,7 +463,7 @@ impl Store for DynamoStore {
         Ok(out.attributes().is_some_and(|a| !a.is_empty()))
     }
 
-    async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
+    async fn sessions_of(&self, openid: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -312,29 +480,41 @@ impl Store for DynamoStore {
                 .await
                 .map_err(|e| sdk_error("query sessions", e))?;
             for item in out.items() {
-                keys.push(get_s(item, PARTITION_KEY)?);
+                let pk = get_s(item, PARTITION_KEY)?;
+                if let Some(hash) = pk.strip_prefix(SESSION_PREFIX) {
+                    keys.push(hash.to_string());
+                }
             }
             match out.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => break,
             }
         }
+        Ok(keys)
+    }
+
+    async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
         let mut ended = 0;
-        for pk in keys {
-            let out = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key(PARTITION_KEY, s(pk))
-                .return_values(ReturnValue::AllOld)
-                .send()
-                .await
-                .map_err(|e| sdk_error("delete session", e))?;
-            if out.attributes().is_some_and(|a| !a.is_empty()) {
+        for hash in self.sessions_of(openid).await? {
+            if self.delete_session(&hash).await? {
                 ended += 1;
             }
         }
         Ok(ended)
+    }
+
+    async fn move_session(&self, key_hash: &str, from: &str, to: &str) -> Result<bool, StoreError> {
+        let res = self
+            .update(session_pk(key_hash))
+            .update_expression("SET #uid = :to")
+            .condition_expression("attribute_exists(#pk) AND #uid = :from")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#uid", attr::UID)
+            .expression_attribute_values(":to", s(to))
+            .expression_attribute_values(":from", s(from))
+            .send()
+            .await;
+        conditional("move_session", res)
     }
 
     async fn get_user(&self, openid: &str) -> Result<Option<User>, StoreError> {
@@ -342,34 +522,117 @@ impl Store for DynamoStore {
         item.as_ref().map(user_from_item).transpose()
     }
 
-    async fn save_profile(
+    async fn get_account(&self, uid: &str) -> Result<Option<Account>, StoreError> {
+        let item = self.get("get_account", account_pk(uid)).await?;
+        item.as_ref().map(account_from_item).transpose()
+    }
+
+    async fn get_unionid(&self, unionid: &str) -> Result<Option<String>, StoreError> {
+        let item = self.get("get_unionid", unionid_pk(unionid)).await?;
+        item.as_ref().map(|i| get_s(i, attr::UID)).transpose()
+    }
+
+    async fn create_account(
         &self,
+        account: &Account,
         openid: &str,
-        profile: &Profile,
-        unionid: Option<&str>,
-        now: i64,
+        map_unionid: bool,
     ) -> Result<(), StoreError> {
-        let mut req = self
-            .update(user_pk(openid))
-            .condition_expression("attribute_exists(#pk)")
+        let user = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(user_pk(openid)))
+            .update_expression("SET #uid = :uid")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#uid)")
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":p", to_map(profile)?)
-            .expression_attribute_values(":now", n(now));
-        let mut set = format!("SET {} = :p, {} = :now", attr::PROFILE, attr::UPDATED_AT);
-        if let Some(u) = unionid {
-            set.push_str(&format!(", {} = :u", attr::UNIONID));
-            req = req.expression_attribute_values(":u", s(u));
+            .expression_attribute_names("#uid", attr::UID)
+            .expression_attribute_values(":uid", s(&account.uid))
+            .build()
+            .map_err(|e| build_err("user update", e))?;
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(self.put_account(account, None)?)
+                .build(),
+            TransactWriteItem::builder().update(user).build(),
+        ];
+        if let Some(u) = account.unionid.as_deref().filter(|_| map_unionid) {
+            let put = self.put_unionid(u, &account.uid, "attribute_not_exists(#pk)", &[])?;
+            items.push(TransactWriteItem::builder().put(put).build());
         }
-        req.update_expression(set)
+        self.transact("create_account", None, items).await
+    }
+
+    async fn merge_accounts(&self, merge: &Merge) -> Result<(), StoreError> {
+        let (survivor, merged) = (merge.survivor.uid.as_str(), merge.merged.as_str());
+        let alias = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(account_pk(merged)))
+            .update_expression("SET #into = :s, #updated = :now")
+            .condition_expression("#updated = :was AND attribute_not_exists(#into)")
+            .expression_attribute_names("#into", attr::MERGED_INTO)
+            .expression_attribute_names("#updated", attr::UPDATED_AT)
+            .expression_attribute_values(":s", s(survivor))
+            .expression_attribute_values(":now", n(merge.now))
+            .expression_attribute_values(":was", n(merge.merged_was))
+            .build()
+            .map_err(|e| build_err("alias update", e))?;
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(self.put_account(&merge.survivor, Some(merge.survivor_was))?)
+                .build(),
+            TransactWriteItem::builder().update(alias).build(),
+        ];
+        for openid in &merge.moved {
+            let moved = Update::builder()
+                .table_name(&self.table)
+                .key(PARTITION_KEY, s(user_pk(openid)))
+                .update_expression("SET #uid = :s")
+                .condition_expression("attribute_exists(#pk) AND #uid = :l")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#uid", attr::UID)
+                .expression_attribute_values(":s", s(survivor))
+                .expression_attribute_values(":l", s(merged))
+                .build()
+                .map_err(|e| build_err("user move", e))?;
+            items.push(TransactWriteItem::builder().update(moved).build());
+        }
+        if let Some(u) = &merge.unionid {
+            let put = self.put_unionid(
+                u,
+                survivor,
+                "attribute_not_exists(#pk) OR #uid IN (:s, :l)",
+                &[(":s", survivor), (":l", merged)],
+            )?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        self.transact("merge_accounts", None, items).await
+    }
+
+    async fn save_profile(&self, uid: &str, profile: &Profile, now: i64) -> Result<(), StoreError> {
+        self.update(account_pk(uid))
+            .condition_expression(format!(
+                "attribute_exists(#pk) AND attribute_not_exists({})",
+                attr::MERGED_INTO
+            ))
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .update_expression(format!(
+                "SET {} = :p, {} = :now",
+                attr::PROFILE,
+                attr::UPDATED_AT
+            ))
+            .expression_attribute_values(":p", to_map(profile)?)
+            .expression_attribute_values(":now", n(now))
             .send()
             .await
             .map_err(|e| sdk_error("save_profile", e))?;
         Ok(())
     }
 
-    async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
-        self.update(user_pk(openid))
-            .condition_expression("attribute_exists(#pk)")
+    async fn save_phone(&self, uid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
+        self.update(account_pk(uid))
+            .condition_expression(format!(
+                "attribute_exists(#pk) AND attribute_not_exists({})",
+                attr::MERGED_INTO
+            ))
             .expression_attribute_names("#pk", PARTITION_KEY)
             .update_expression(format!(
                 "SET {} = :p, {} = :now",

@@ -9,13 +9,21 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{CachedToken, LoginUpdate, Phone, Profile, Session, Store, TokenRecord, User};
+use super::{
+    Account, AccountWrite, CachedToken, Login, Merge, Phone, Profile, Session, Store, TokenRecord,
+    User,
+};
 use crate::error::StoreError;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Data {
     sessions: HashMap<String, Session>,
     users: HashMap<String, User>,
+    #[serde(default)]
+    accounts: HashMap<String, Account>,
+    /// unionid → uid.
+    #[serde(default)]
+    unionids: HashMap<String, String>,
     #[serde(default)]
     tokens: HashMap<String, TokenRecord>,
     #[serde(default)]
@@ -106,35 +114,83 @@ fn persist(path: &Path, data: &Data) -> Result<(), StoreError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-fn no_user() -> StoreError {
-    StoreError::Conflict("no such user".into())
+fn conflict(what: &str) -> StoreError {
+    StoreError::Conflict(what.into())
+}
+
+impl Data {
+    /// The condition on an account about to be rewritten as read at `was` (or created, `None`).
+    fn account_unchanged(&self, uid: &str, was: Option<i64>) -> bool {
+        match (self.accounts.get(uid), was) {
+            (None, None) => true,
+            (Some(a), Some(w)) => a.updated_at == w && a.merged_into.is_none(),
+            _ => false,
+        }
+    }
+
+    /// The account a profile or phone goes to: one that exists and is no alias.
+    fn live_account(&mut self, uid: &str) -> Result<&mut Account, StoreError> {
+        self.accounts
+            .get_mut(uid)
+            .filter(|a| a.merged_into.is_none())
+            .ok_or_else(|| conflict("no such account"))
+    }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn create_session(
-        &self,
-        session: &Session,
-        login: &LoginUpdate,
-    ) -> Result<(), StoreError> {
+    async fn create_session(&self, login: &Login) -> Result<(), StoreError> {
+        let session = &login.session;
         self.with(|d| {
             if d.sessions.contains_key(&session.key_hash) {
-                return Err(StoreError::Conflict("session exists".into()));
+                return Err(conflict("session exists"));
+            }
+            if let Some(user) = d.users.get(&session.openid) {
+                let app_ok =
+                    user.appid == session.appid || (user.appid.is_none() && login.legacy_app);
+                let uid_ok = user.uid.is_none() || user.uid == session.uid;
+                if !app_ok || !uid_ok {
+                    return Err(conflict("user of another app or account"));
+                }
+            }
+            if let AccountWrite::Put { account, was } = &login.account
+                && !d.account_unchanged(&account.uid, *was)
+            {
+                return Err(conflict("account changed"));
+            }
+            let unionid = session.unionid.as_ref().filter(|_| login.map_unionid);
+            if let Some(u) = unionid
+                && d.unionids.contains_key(u)
+            {
+                return Err(conflict("unionid mapped"));
             }
             d.sessions.insert(session.key_hash.clone(), session.clone());
-            let user = d.users.entry(login.openid.clone()).or_insert_with(|| User {
-                openid: login.openid.clone(),
-                unionid: None,
-                session_key: login.session_key.clone(),
-                created_at: login.now,
-                updated_at: login.now,
-                profile: None,
-                phone: None,
-            });
-            user.session_key = login.session_key.clone();
+            let user = d
+                .users
+                .entry(session.openid.clone())
+                .or_insert_with(|| User {
+                    appid: None,
+                    openid: session.openid.clone(),
+                    unionid: None,
+                    uid: None,
+                    session_key: session.session_key.clone(),
+                    created_at: login.now,
+                    updated_at: login.now,
+                    profile: None,
+                    phone: None,
+                });
+            user.appid = session.appid.clone();
+            user.uid = session.uid.clone();
+            user.session_key = session.session_key.clone();
             user.updated_at = login.now;
-            if login.unionid.is_some() {
-                user.unionid = login.unionid.clone();
+            if session.unionid.is_some() {
+                user.unionid = session.unionid.clone();
+            }
+            if let AccountWrite::Put { account, .. } = &login.account {
+                d.accounts.insert(account.uid.clone(), (**account).clone());
+            }
+            if let (Some(u), Some(uid)) = (unionid, &session.uid) {
+                d.unionids.insert(u.clone(), uid.clone());
             }
             Ok(true)
         })
@@ -165,6 +221,20 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn sessions_of(&self, openid: &str) -> Result<Vec<String>, StoreError> {
+        self.with(|d| {
+            let mut keys: Vec<String> = d
+                .sessions
+                .values()
+                .filter(|s| s.openid == openid)
+                .map(|s| s.key_hash.clone())
+                .collect();
+            keys.sort();
+            Ok(Some(keys))
+        })
+        .map(Option::unwrap_or_default)
+    }
+
     async fn delete_sessions_of(&self, openid: &str) -> Result<usize, StoreError> {
         self.with(|d| {
             let before = d.sessions.len();
@@ -173,34 +243,114 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn move_session(&self, key_hash: &str, from: &str, to: &str) -> Result<bool, StoreError> {
+        self.with(|d| {
+            Ok(match d.sessions.get_mut(key_hash) {
+                Some(s) if s.uid.as_deref() == Some(from) => {
+                    s.uid = Some(to.to_string());
+                    true
+                }
+                _ => false,
+            })
+        })
+    }
+
     async fn get_user(&self, openid: &str) -> Result<Option<User>, StoreError> {
         self.with(|d| Ok(d.users.get(openid).cloned()))
     }
 
-    async fn save_profile(
+    async fn get_account(&self, uid: &str) -> Result<Option<Account>, StoreError> {
+        self.with(|d| Ok(d.accounts.get(uid).cloned()))
+    }
+
+    async fn get_unionid(&self, unionid: &str) -> Result<Option<String>, StoreError> {
+        self.with(|d| Ok(d.unionids.get(unionid).cloned()))
+    }
+
+    async fn create_account(
         &self,
+        account: &Account,
         openid: &str,
-        profile: &Profile,
-        unionid: Option<&str>,
-        now: i64,
+        map_unionid: bool,
     ) -> Result<(), StoreError> {
         self.with(|d| {
-            let user = d.users.get_mut(openid).ok_or_else(no_user)?;
-            user.profile = Some(profile.clone());
-            if let Some(u) = unionid {
-                user.unionid = Some(u.to_string());
+            if d.accounts.contains_key(&account.uid) {
+                return Err(conflict("account exists"));
             }
-            user.updated_at = now;
+            if d.users.get(openid).is_none_or(|u| u.uid.is_some()) {
+                return Err(conflict("user gone or linked"));
+            }
+            let unionid = account.unionid.as_ref().filter(|_| map_unionid);
+            if let Some(u) = unionid
+                && d.unionids.contains_key(u)
+            {
+                return Err(conflict("unionid mapped"));
+            }
+            if let Some(user) = d.users.get_mut(openid) {
+                user.uid = Some(account.uid.clone());
+            }
+            d.accounts.insert(account.uid.clone(), account.clone());
+            if let Some(u) = unionid {
+                d.unionids.insert(u.clone(), account.uid.clone());
+            }
             Ok(true)
         })
         .map(|_| ())
     }
 
-    async fn save_phone(&self, openid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
+    async fn merge_accounts(&self, merge: &Merge) -> Result<(), StoreError> {
+        let (s, l) = (&merge.survivor.uid, &merge.merged);
         self.with(|d| {
-            let user = d.users.get_mut(openid).ok_or_else(no_user)?;
-            user.phone = Some(phone.clone());
-            user.updated_at = now;
+            if !d.account_unchanged(s, Some(merge.survivor_was))
+                || !d.account_unchanged(l, Some(merge.merged_was))
+            {
+                return Err(conflict("account changed"));
+            }
+            if !merge.moved.iter().all(|o| {
+                d.users
+                    .get(o)
+                    .is_some_and(|u| u.uid.as_deref() == Some(l.as_str()))
+            }) {
+                return Err(conflict("user moved"));
+            }
+            if let Some(u) = &merge.unionid
+                && d.unionids.get(u).is_some_and(|m| m != s && m != l)
+            {
+                return Err(conflict("unionid mapped elsewhere"));
+            }
+            d.accounts.insert(s.clone(), merge.survivor.clone());
+            if let Some(merged) = d.accounts.get_mut(l) {
+                merged.merged_into = Some(s.clone());
+                merged.updated_at = merge.now;
+            }
+            for o in &merge.moved {
+                if let Some(user) = d.users.get_mut(o) {
+                    user.uid = Some(s.clone());
+                }
+            }
+            if let Some(u) = &merge.unionid {
+                d.unionids.insert(u.clone(), s.clone());
+            }
+            Ok(true)
+        })
+        .map(|_| ())
+    }
+
+    async fn save_profile(&self, uid: &str, profile: &Profile, now: i64) -> Result<(), StoreError> {
+        self.with(|d| {
+            let account = d.live_account(uid)?;
+            account.profile = Some(profile.clone());
+            account.updated_at = now;
+            Ok(true)
+        })
+        .map(|_| ())
+    }
+
+    async fn save_phone(&self, uid: &str, phone: &Phone, now: i64) -> Result<(), StoreError> {
+        self.with(|d| {
+            let account = d.live_account(uid)?;
+            account.phone = Some(phone.clone());
+            account.updated_at = now;
             Ok(true)
         })
         .map(|_| ())
@@ -286,24 +436,25 @@ mod tests {
     use super::*;
     use crate::secret::Secret;
 
-    fn session(hash: &str) -> (Session, LoginUpdate) {
-        let s = Session {
-            key_hash: hash.into(),
-            sid: "sid".into(),
-            openid: "o1".into(),
-            unionid: None,
-            session_key: Secret::new("k"),
-            created_at: 1,
-            last_seen: 1,
-            expires_at: 100,
-        };
-        let l = LoginUpdate {
-            openid: "o1".into(),
-            unionid: None,
-            session_key: Secret::new("k"),
+    fn login(hash: &str) -> Login {
+        Login {
+            session: Session {
+                key_hash: hash.into(),
+                sid: "sid".into(),
+                appid: Some("wx1".into()),
+                openid: "o1".into(),
+                unionid: None,
+                uid: Some("u1".into()),
+                session_key: Secret::new("k"),
+                created_at: 1,
+                last_seen: 1,
+                expires_at: 100,
+            },
+            legacy_app: true,
+            account: AccountWrite::Keep,
+            map_unionid: false,
             now: 1,
-        };
-        (s, l)
+        }
     }
 
     #[tokio::test]
@@ -316,10 +467,10 @@ mod tests {
         let path = dir.join("store.json");
         {
             let store = MemoryStore::open(&path).expect("open");
-            let (s, l) = session("h1");
-            store.create_session(&s, &l).await.expect("create");
+            let l = login("h1");
+            store.create_session(&l).await.expect("create");
             assert!(matches!(
-                store.create_session(&s, &l).await,
+                store.create_session(&l).await,
                 Err(StoreError::Conflict(_))
             ));
         }

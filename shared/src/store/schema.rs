@@ -23,15 +23,23 @@ pub mod attr {
     pub const KIND: &str = "kind";
     /// Session: its non-secret id.
     pub const SID: &str = "sid";
+    /// Session and user: the mini program (absent on items of earlier releases: the first app).
+    pub const APPID: &str = "appid";
+    /// Session, user and unionid: the account; account: its own id.
+    pub const UID: &str = "uid";
+    /// Account: appid → openid of its users (a map).
+    pub const IDENTITIES: &str = "identities";
+    /// Account: the survivor it was merged into (it is an alias then).
+    pub const MERGED_INTO: &str = "merged_into";
     /// Session and user: the WeChat openid.
     pub const OPENID: &str = "openid";
     /// Session and user: the WeChat unionid, when known.
     pub const UNIONID: &str = "unionid";
     /// Session: the session_key of that login; user: the newest one.
     pub const SESSION_KEY: &str = "session_key";
-    /// Session and user: epoch seconds of creation.
+    /// Session, user and account: epoch seconds of creation.
     pub const CREATED_AT: &str = "created_at";
-    /// User: epoch seconds of the last change.
+    /// User and account: epoch seconds of the last change.
     pub const UPDATED_AT: &str = "updated_at";
     /// Session: epoch seconds of the last use (written at most hourly).
     pub const LAST_SEEN: &str = "last_seen";
@@ -39,9 +47,9 @@ pub mod attr {
     pub const EXPIRES_AT: &str = super::TTL_ATTRIBUTE;
     /// Session: when checksession was last asked about it.
     pub const KEY_CHECKED_AT: &str = "key_checked_at";
-    /// User: the profile (a map).
+    /// Account (user items of earlier releases too): the profile (a map).
     pub const PROFILE: &str = "profile";
-    /// User: the phone number (a map).
+    /// Account (user items of earlier releases too): the phone number (a map).
     pub const PHONE: &str = "phone";
     /// Token: WeChat's access_token.
     pub const ACCESS_TOKEN: &str = "access_token";
@@ -59,6 +67,10 @@ pub mod attr {
 pub const KIND_SESSION: &str = "session";
 /// [`attr::KIND`] of user items.
 pub const KIND_USER: &str = "user";
+/// [`attr::KIND`] of account items.
+pub const KIND_ACCOUNT: &str = "account";
+/// [`attr::KIND`] of unionid items.
+pub const KIND_UNIONID: &str = "unionid";
 
 /// Key prefix of session items: `SESSION#<hex sha256(skey)>`.
 pub const SESSION_PREFIX: &str = "SESSION#";
@@ -66,6 +78,10 @@ pub const SESSION_PREFIX: &str = "SESSION#";
 pub const USER_PREFIX: &str = "USER#";
 /// Key prefix of the access_token cache: `TOKEN#<appid>`.
 pub const TOKEN_PREFIX: &str = "TOKEN#";
+/// Key prefix of account items: `ACCOUNT#<uid>`.
+pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+/// Key prefix of the unionid → account items: `UNIONID#<unionid>`.
+pub const UNIONID_PREFIX: &str = "UNIONID#";
 
 pub fn session_pk(key_hash: &str) -> String {
     format!("{SESSION_PREFIX}{key_hash}")
@@ -77,6 +93,14 @@ pub fn user_pk(openid: &str) -> String {
 
 pub fn token_pk(appid: &str) -> String {
     format!("{TOKEN_PREFIX}{appid}")
+}
+
+pub fn account_pk(uid: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{uid}")
+}
+
+pub fn unionid_pk(unionid: &str) -> String {
+    format!("{UNIONID_PREFIX}{unionid}")
 }
 
 /// The table's key schema, attribute definitions and index, as plain data: what `template.yaml` and

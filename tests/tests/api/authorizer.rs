@@ -9,7 +9,7 @@ use wxauth::secret::Secret;
 use wxauth::sessions::{Sessions, TOUCH_INTERVAL};
 use wxauth::store::memory::MemoryStore;
 use wxauth_tests::counting::CountingStore;
-use wxauth_tests::env::{BACKENDS, Backend, Env, IDLE, TTL};
+use wxauth_tests::env::{APPID, BACKENDS, Backend, Env, IDLE, TTL};
 use wxauth_tests::events::{self, ACCOUNT, API_ID, REGION, REST_STAGE};
 use wxauth_tests::logs;
 
@@ -45,7 +45,9 @@ async fn http_api_v2_allows_a_live_session_with_its_context() {
             json!(session.unionid.clone().expect("unionid"))
         );
         assert_eq!(ctx["session_id"], json!(session.sid));
-        assert_eq!(ctx.len(), 3);
+        assert_eq!(ctx["appid"], json!(APPID));
+        assert_eq!(ctx["uid"], json!(session.uid.clone().expect("uid")));
+        assert_eq!(ctx.len(), 5);
         assert!(
             !out.to_string().contains(&skey),
             "the skey is never handed on"
@@ -152,14 +154,22 @@ async fn unionid_is_omitted_when_unknown() {
     let env = Env::new(Backend::Memory).await;
     let new = env
         .sessions
-        .create("oNoUnion", None, &Secret::new("tiihtNczf5v6AKRyjwEUhQ=="))
+        .create(
+            &wxauth_tests::env::identity("oNoUnion", None),
+            &Secret::new("tiihtNczf5v6AKRyjwEUhQ=="),
+        )
         .await
         .expect("created");
     let out = v2(&env, Some(new.skey.expose())).await;
     assert_eq!(out["isAuthorized"], true);
     assert_eq!(
         out["context"],
-        json!({"openid": "oNoUnion", "session_id": new.session.sid})
+        json!({
+            "openid": "oNoUnion",
+            "session_id": new.session.sid,
+            "appid": APPID,
+            "uid": new.session.uid,
+        })
     );
 }
 
@@ -240,7 +250,10 @@ async fn store_failures_deny_for_every_shape() {
     let clock = Arc::new(wxauth::clock::ManualClock::new(1_795_000_000));
     let sessions = Sessions::new(counting.clone(), clock, TTL, IDLE);
     let new = sessions
-        .create("o1", None, &Secret::new("tiihtNczf5v6AKRyjwEUhQ=="))
+        .create(
+            &wxauth_tests::env::identity("o1", None),
+            &Secret::new("tiihtNczf5v6AKRyjwEUhQ=="),
+        )
         .await
         .expect("created");
     let skey = new.skey.expose();
@@ -283,13 +296,29 @@ async fn one_read_per_uncached_call_and_hourly_touch() {
     let clock = Arc::new(wxauth::clock::ManualClock::new(1_795_000_000));
     let sessions = Sessions::new(counting.clone(), clock.clone(), TTL, IDLE);
     let new = sessions
-        .create("o1", None, &Secret::new("tiihtNczf5v6AKRyjwEUhQ=="))
+        .create(
+            &wxauth_tests::env::identity("o1", None),
+            &Secret::new("tiihtNczf5v6AKRyjwEUhQ=="),
+        )
         .await
         .expect("created");
     assert_eq!(
         (counting.counts.reads(), counting.counts.writes()),
-        (0, 2),
-        "login: one transaction of two items"
+        (1, 3),
+        "a first login: the user read, one transaction of the session, the user and its new account"
+    );
+    counting.counts.reset();
+    sessions
+        .create(
+            &wxauth_tests::env::identity("o1", None),
+            &Secret::new("tiihtNczf5v6AKRyjwEUhQ=="),
+        )
+        .await
+        .expect("created");
+    assert_eq!(
+        (counting.counts.reads(), counting.counts.writes()),
+        (2, 2),
+        "a returning login: the user and its account read, one transaction of two items"
     );
     let authorizer = Authorizer::new(sessions);
     counting.counts.reset();

@@ -364,6 +364,31 @@ fn login_cases() -> Cases {
                 js(json!({"code": "never-minted"})),
                 Want::Error(400, "INVALID_CODE"),
             ),
+            (
+                "login: appid of the wrong shape",
+                js(json!({"code": "never-minted", "appid": "wx1234"})),
+                BAD,
+            ),
+            (
+                "login: appid of 10 KB",
+                js(json!({"code": "never-minted", "appid": "wx".repeat(5 * 1024)})),
+                BAD,
+            ),
+            (
+                "login: appid is a number",
+                js(json!({"code": "never-minted", "appid": 1234})),
+                BAD,
+            ),
+            (
+                "login: appid of another deployment",
+                js(json!({"code": "never-minted", "appid": "wxotherdeploy00001"})),
+                Want::Error(400, "UNKNOWN_APP"),
+            ),
+            (
+                "login: appid null is no appid",
+                js(json!({"code": "never-minted", "appid": null})),
+                Want::Error(400, "INVALID_CODE"),
+            ),
         ],
     );
     let mut plain = case(

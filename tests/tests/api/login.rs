@@ -46,7 +46,11 @@ async fn login_returns_an_skey_and_stores_only_its_hash() {
         let (status, body) = env.call_login(&env.sim.mint_code("alice")).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
         let obj = body.as_object().expect("object");
-        assert_eq!(obj.len(), 2, "only skey and expires_in: {body}");
+        assert_eq!(obj.len(), 3, "only skey, expires_in and uid: {body}");
+        assert!(
+            body["uid"].as_str().is_some_and(|u| u.len() >= 16),
+            "{body}"
+        );
         assert_eq!(body["expires_in"], TTL);
         let skey = body["skey"].as_str().expect("skey");
         assert_eq!(skey.len(), 43);
@@ -77,7 +81,11 @@ async fn login_returns_an_skey_and_stores_only_its_hash() {
 
         if let Some((client, table)) = &env.table {
             let items = dynamo::scan_all(client, table).await;
-            assert_eq!(items.len(), 2, "one session, one user");
+            assert_eq!(
+                items.len(),
+                4,
+                "one session, one user, its new account, its unionid's mapping"
+            );
             let dump = format!("{items:?}");
             assert!(!dump.contains(skey), "the skey itself is stored");
             let session = items
@@ -176,7 +184,7 @@ async fn handler_with(env: &Env, appid: &str, secret: &str) -> LoginHandler {
         appid,
         Secret::new(secret),
     );
-    LoginHandler::new(wechat, env.sessions.clone())
+    wxauth_tests::env::login_handler(wechat, &env.sessions)
 }
 
 #[tokio::test]
@@ -252,7 +260,7 @@ async fn unreachable_wechat_is_unavailable() {
         APPID,
         Secret::new(SECRET),
     );
-    let handler = LoginHandler::new(wechat, env.sessions.clone());
+    let handler = wxauth_tests::env::login_handler(wechat, &env.sessions);
     let req = Req::new("POST", "/login").json(&json!({"code": "abc"}));
     let (status, body) = parts(handler.handle(req.into_request()).await);
     assert_eq!((status, code(&body)), (503, "WECHAT_UNAVAILABLE"));
@@ -270,7 +278,7 @@ async fn store_down_is_store_unavailable() {
         APPID,
         Secret::new(SECRET),
     );
-    let handler = LoginHandler::new(wechat, sessions);
+    let handler = wxauth_tests::env::login_handler(wechat, &sessions);
     let req = Req::new("POST", "/login").json(&json!({"code": env.sim.mint_code("alice")}));
     let (status, body) = parts(handler.handle(req.into_request()).await);
     assert_eq!((status, code(&body)), (503, "STORE_UNAVAILABLE"), "{body}");
@@ -430,7 +438,7 @@ async fn absent_unionid_is_accepted() {
         APPID,
         Secret::new(SECRET),
     );
-    let handler = LoginHandler::new(wechat, env.sessions.clone());
+    let handler = wxauth_tests::env::login_handler(wechat, &env.sessions);
     let req = Req::new("POST", "/login").json(&json!({"code": sim.mint_code("dave")}));
     let (status, body) = parts(handler.handle(req.into_request()).await);
     assert_eq!(status, 200, "{body}");

@@ -2,6 +2,7 @@
 //! real HTTP, a real DynamoDB API (moto), real API Gateway event shapes and the real function binaries.
 //! One module per subject; run one with `cargo test -p wxauth-tests --test api <module>::`.
 
+mod accounts;
 mod authorizer;
 mod bad_input;
 mod error_codes;
@@ -15,4 +16,5 @@ mod profile_phone_logout;
 mod secrets;
 mod store_contract;
 mod template;
+mod upgrade;
 mod userinfo;

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
 use wxauth::error::StoreError;
 use wxauth::secret::Secret;
 use wxauth::store::dynamo::DynamoStore;
 use wxauth::store::memory::MemoryStore;
-use wxauth::store::{LoginUpdate, Phone, Profile, Session, Store};
+
+use wxauth::store::{Account, AccountWrite, Login, Merge, Phone, Profile, Session, Store};
 use wxauth_tests::dynamo;
 
 async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
@@ -19,38 +21,57 @@ async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
     ]
 }
 
-fn session(
-    hash: &str,
-    openid: &str,
-    unionid: Option<&str>,
-    key: &str,
-    now: i64,
-) -> (Session, LoginUpdate) {
-    (
-        Session {
+const APP: &str = "wx0000000000000001";
+const APP2: &str = "wx0000000000000002";
+
+/// A login of `openid` (first app) to the account `uid-<openid>`, writing nothing about the account.
+fn login(hash: &str, openid: &str, unionid: Option<&str>, key: &str, now: i64) -> Login {
+    Login {
+        session: Session {
             key_hash: hash.to_string(),
             sid: format!("sid-{hash}"),
+            appid: Some(APP.to_string()),
             openid: openid.to_string(),
             unionid: unionid.map(str::to_string),
+            uid: Some(format!("uid-{openid}")),
             session_key: Secret::new(key),
             created_at: now,
             last_seen: now,
             expires_at: now + 1000,
         },
-        LoginUpdate {
-            openid: openid.to_string(),
-            unionid: unionid.map(str::to_string),
-            session_key: Secret::new(key),
-            now,
-        },
-    )
+        legacy_app: true,
+        account: AccountWrite::Keep,
+        map_unionid: false,
+        now,
+    }
+}
+
+fn account(uid: &str, identities: &[(&str, &str)], now: i64) -> Account {
+    Account {
+        uid: uid.to_string(),
+        unionid: None,
+        identities: identities
+            .iter()
+            .map(|(a, o)| (a.to_string(), o.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        profile: None,
+        phone: None,
+        created_at: now,
+        updated_at: now,
+        merged_into: None,
+    }
+}
+
+fn conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
 }
 
 #[tokio::test]
 async fn sessions_round_trip_and_are_never_overwritten() {
     for (name, store) in stores().await {
-        let (s, l) = session("h1", "o1", Some("u1"), "k1", 100);
-        store.create_session(&s, &l).await.expect("create");
+        let l = login("h1", "o1", Some("u1"), "k1", 100);
+        let s = l.session.clone();
+        store.create_session(&l).await.expect("create");
         assert_eq!(
             store.get_session("h1").await.expect("get").as_ref(),
             Some(&s),
@@ -62,14 +83,8 @@ async fn sessions_round_trip_and_are_never_overwritten() {
             "{name}"
         );
         // Same hash again: refused, nothing changed (neither the session nor the user item).
-        let (s2, l2) = session("h1", "o2", None, "k2", 200);
-        assert!(
-            matches!(
-                store.create_session(&s2, &l2).await,
-                Err(StoreError::Conflict(_))
-            ),
-            "{name}"
-        );
+        let l2 = login("h1", "o2", None, "k2", 200);
+        assert!(conflict(store.create_session(&l2).await), "{name}");
         assert_eq!(
             store.get_session("h1").await.expect("get").as_ref(),
             Some(&s),
@@ -84,17 +99,27 @@ async fn sessions_round_trip_and_are_never_overwritten() {
 }
 
 #[tokio::test]
-async fn user_items_keep_the_newest_key_and_their_profile() {
+async fn user_items_keep_the_newest_key_and_their_account() {
     for (name, store) in stores().await {
-        let (s, l) = session("a", "o1", Some("u1"), "k1", 100);
-        store.create_session(&s, &l).await.expect("create");
+        let mut l = login("a", "o1", Some("u1"), "k1", 100);
+        l.account = AccountWrite::Put {
+            account: Box::new(account("uid-o1", &[(APP, "o1")], 100)),
+            was: None,
+        };
+        l.map_unionid = true;
+        store.create_session(&l).await.expect("create");
+        assert_eq!(
+            store.get_unionid("u1").await.expect("get").as_deref(),
+            Some("uid-o1"),
+            "{name}"
+        );
         let profile = Profile {
             nick_name: Some("Alice".into()),
             gender: Some(2),
             ..Default::default()
         };
         store
-            .save_profile("o1", &profile, None, 150)
+            .save_profile("uid-o1", &profile, 150)
             .await
             .expect("profile");
         let phone = Phone {
@@ -102,59 +127,179 @@ async fn user_items_keep_the_newest_key_and_their_profile() {
             pure_phone_number: "13800138000".into(),
             country_code: "86".into(),
         };
-        store.save_phone("o1", &phone, 160).await.expect("phone");
+        store
+            .save_phone("uid-o1", &phone, 160)
+            .await
+            .expect("phone");
         // Second login: new key, no unionid in that answer.
-        let (s, l) = session("b", "o1", None, "k2", 200);
-        store.create_session(&s, &l).await.expect("create");
+        store
+            .create_session(&login("b", "o1", None, "k2", 200))
+            .await
+            .expect("create");
         let user = store.get_user("o1").await.expect("get").expect("user");
         assert_eq!(user.session_key.expose(), "k2", "{name}");
         assert_eq!(user.unionid.as_deref(), Some("u1"), "{name}: unionid kept");
-        assert_eq!(user.created_at, 100, "{name}");
-        assert_eq!(user.updated_at, 200, "{name}");
+        assert_eq!(user.appid.as_deref(), Some(APP), "{name}");
+        assert_eq!(user.uid.as_deref(), Some("uid-o1"), "{name}");
+        assert_eq!((user.created_at, user.updated_at), (100, 200), "{name}");
+        let got = store.get_account("uid-o1").await.expect("get").expect("a");
+        assert_eq!(got.profile.as_ref(), Some(&profile), "{name}");
+        assert_eq!(got.phone.as_ref(), Some(&phone), "{name}");
+        assert_eq!(got.updated_at, 160, "{name}");
+        assert_eq!(got.identities.get(APP).map(String::as_str), Some("o1"));
+        // Profile updates on a missing account are refused, not upserted.
+        assert!(conflict(store.save_profile("ghost", &profile, 1).await));
+        assert!(conflict(store.save_phone("ghost", &phone, 1).await));
+        assert_eq!(store.get_account("ghost").await.expect("get"), None);
+        // A login naming another account than the user's is refused; so is a stale account write,
+        // a second mapping of the unionid, and a user item of another app.
+        let mut other = login("c", "o1", None, "k3", 300);
+        other.session.uid = Some("uid-else".into());
+        assert!(conflict(store.create_session(&other).await), "{name}");
+        let mut stale = login("d", "o1", None, "k3", 300);
+        stale.account = AccountWrite::Put {
+            account: Box::new(account("uid-o1", &[(APP, "o1")], 300)),
+            was: Some(100),
+        };
+        assert!(conflict(store.create_session(&stale).await), "{name}");
+        let mut again = login("e", "o9", Some("u1"), "k", 300);
+        again.map_unionid = true;
+        assert!(conflict(store.create_session(&again).await), "{name}");
+        let mut elsewhere = login("f", "o1", None, "k", 300);
+        elsewhere.session.appid = Some(APP2.into());
+        elsewhere.legacy_app = false;
+        assert!(conflict(store.create_session(&elsewhere).await), "{name}");
+        for hash in ["c", "d", "e", "f"] {
+            assert_eq!(store.get_session(hash).await.expect("get"), None, "{name}");
+        }
+        assert_eq!(store.get_user("o9").await.expect("get"), None, "{name}");
+        let user = store.get_user("o1").await.expect("get").expect("user");
         assert_eq!(
-            user.profile.as_ref(),
-            Some(&profile),
-            "{name}: profile kept across logins"
+            user.session_key.expose(),
+            "k2",
+            "{name}: nothing half-written"
         );
-        assert_eq!(user.phone.as_ref(), Some(&phone), "{name}");
-        // Profile updates on a missing user are refused, not upserted.
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_created_for_earlier_users_and_merged() {
+    for (name, store) in stores().await {
+        // Two users of two apps, each with an account; the second logged in twice.
+        let mut first = login("m1", "oA", None, "k", 100);
+        first.account = AccountWrite::Put {
+            account: Box::new(account("uid-oA", &[(APP, "oA")], 100)),
+            was: None,
+        };
+        store.create_session(&first).await.expect("A");
+        for (hash, t) in [("m2", 200), ("m3", 210)] {
+            let mut second = login(hash, "oB", Some("uB"), "k", t);
+            second.session.appid = Some(APP2.into());
+            second.legacy_app = false;
+            if t == 200 {
+                second.account = AccountWrite::Put {
+                    account: Box::new(account("uid-oB", &[(APP2, "oB")], 200)),
+                    was: None,
+                };
+                second.map_unionid = true;
+            }
+            store.create_session(&second).await.expect("B");
+        }
+        let mut sessions = store.sessions_of("oB").await.expect("of");
+        sessions.sort();
+        assert_eq!(sessions, ["m2", "m3"], "{name}");
+        // oB's account merges into oA's (the older).
+        let mut survivor = account("uid-oA", &[(APP, "oA"), (APP2, "oB")], 100);
+        survivor.updated_at = 300;
+        survivor.unionid = Some("uB".into());
+        let merge = Merge {
+            survivor: survivor.clone(),
+            survivor_was: 100,
+            merged: "uid-oB".into(),
+            merged_was: 200,
+            moved: vec!["oB".into()],
+            unionid: Some("uB".into()),
+            now: 300,
+        };
+        let mut stale = merge.clone();
+        stale.survivor_was = 99;
+        assert!(conflict(store.merge_accounts(&stale).await), "{name}");
         assert!(
-            matches!(
-                store.save_profile("ghost", &profile, None, 1).await,
-                Err(StoreError::Conflict(_))
-            ),
+            store
+                .get_account("uid-oB")
+                .await
+                .expect("get")
+                .expect("b")
+                .merged_into
+                .is_none(),
+            "{name}: a refused merge changes nothing"
+        );
+        store.merge_accounts(&merge).await.expect("merge");
+        let alias = store.get_account("uid-oB").await.expect("get").expect("b");
+        assert_eq!(alias.merged_into.as_deref(), Some("uid-oA"), "{name}");
+        assert_eq!(
+            store.get_account("uid-oA").await.expect("get"),
+            Some(survivor),
             "{name}"
         );
-        assert!(
-            matches!(
-                store.save_phone("ghost", &phone, 1).await,
-                Err(StoreError::Conflict(_))
-            ),
-            "{name}"
-        );
-        assert_eq!(store.get_user("ghost").await.expect("get"), None, "{name}");
-        store
-            .save_profile("o1", &profile, Some("u9"), 300)
-            .await
-            .expect("profile");
         assert_eq!(
             store
-                .get_user("o1")
+                .get_user("oB")
                 .await
                 .expect("get")
                 .expect("u")
-                .unionid
+                .uid
                 .as_deref(),
-            Some("u9")
+            Some("uid-oA"),
+            "{name}"
         );
+        assert_eq!(
+            store.get_unionid("uB").await.expect("get").as_deref(),
+            Some("uid-oA")
+        );
+        assert!(
+            store
+                .move_session("m2", "uid-oB", "uid-oA")
+                .await
+                .expect("move")
+        );
+        assert!(
+            !store
+                .move_session("m2", "uid-oB", "uid-oA")
+                .await
+                .expect("again")
+        );
+        assert!(
+            !store
+                .move_session("nope", "uid-oB", "uid-oA")
+                .await
+                .expect("gone")
+        );
+        assert_eq!(
+            store
+                .get_session("m2")
+                .await
+                .expect("get")
+                .expect("s")
+                .uid
+                .as_deref(),
+            Some("uid-oA"),
+            "{name}"
+        );
+        // Writes to an alias are refused.
+        assert!(conflict(
+            store.save_profile("uid-oB", &Profile::default(), 400).await
+        ));
     }
 }
 
 #[tokio::test]
 async fn touch_only_moves_forward_and_never_creates() {
     for (name, store) in stores().await {
-        let (s, l) = session("t", "o1", None, "k", 100);
-        store.create_session(&s, &l).await.expect("create");
+        store
+            .create_session(&login("t", "o1", None, "k", 100))
+            .await
+            .expect("create");
         store.touch_session("t", 500).await.expect("touch");
         store
             .touch_session("t", 300)
@@ -183,8 +328,10 @@ async fn touch_only_moves_forward_and_never_creates() {
 async fn deleting_one_or_all_sessions() {
     for (name, store) in stores().await {
         for (h, o) in [("x1", "o1"), ("x2", "o1"), ("x3", "o1"), ("y1", "o2")] {
-            let (s, l) = session(h, o, None, "k", 100);
-            store.create_session(&s, &l).await.expect("create");
+            store
+                .create_session(&login(h, o, None, "k", 100))
+                .await
+                .expect("create");
         }
         assert!(store.delete_session("x1").await.expect("delete"), "{name}");
         assert!(

@@ -8,19 +8,20 @@ use std::time::Duration;
 
 use serde_json::json;
 use serde_norway::Value;
-use wxauth::access_token::AccessTokens;
 use wxauth::clock::ManualClock;
-use wxauth::handlers::{authorizer::Authorizer, login::LoginHandler, userinfo::UserinfoHandler};
 use wxauth::routes::{Function, ROUTES};
 use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::memory::MemoryStore;
 use wxauth::store::schema;
-use wxauth::users::Users;
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::Simulator;
 use wxauth_tests::counting::CountingStore;
 use wxauth_tests::env::{APPID, SECRET, START};
+use wxauth_tests::legacy::{self, LegacyUser};
+
+/// The second mini program of the scenario.
+const APP2: &str = "wx00000000000000b2";
 use wxauth_tests::events::{self, Req, parts};
 
 fn template() -> Value {
@@ -199,9 +200,15 @@ fn functions_are_arm64_cargo_lambda_builds_of_the_right_binaries() {
 /// The IAM actions each store method needs.
 fn actions_of(method: &str) -> &'static [&'static str] {
     match method {
-        "create_session" => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
-        "get_session" | "get_user" | "get_token" => &["dynamodb:GetItem"],
+        "create_session" | "create_account" | "merge_accounts" => {
+            &["dynamodb:PutItem", "dynamodb:UpdateItem"]
+        }
+        "get_session" | "get_user" | "get_token" | "get_account" | "get_unionid" => {
+            &["dynamodb:GetItem"]
+        }
+        "sessions_of" => &["dynamodb:Query"],
         "touch_session"
+        | "move_session"
         | "save_profile"
         | "save_phone"
         | "claim_key_check"
@@ -240,8 +247,18 @@ fn granted(t: &Value, function: &str) -> BTreeSet<String> {
 async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     wxauth_tests::logs::install();
     let sim = Simulator::new(APPID, SECRET);
+    // A second app, not bound to the Open Platform account yet.
+    sim.add_app(APP2, SECRET, false);
     let url = sim.spawn().await.expect("sim");
-    let inner: Arc<dyn wxauth::store::Store> = Arc::new(MemoryStore::new());
+    // A user and a session of the release before accounts, in the store file it wrote.
+    let legacy = LegacyUser::new("oLegacyUser", None, "tiihtNczf5v6AKRyjwEUhQ==", START);
+    let file = std::env::temp_dir().join(format!(
+        "wxauth-iam-{}.json",
+        wxauth::crypto::random_id().expect("rng")
+    ));
+    std::fs::write(&file, legacy::data_file(&[&legacy]).to_string()).expect("write");
+    let inner: Arc<dyn wxauth::store::Store> =
+        Arc::new(MemoryStore::open(&file).expect("legacy file"));
     let clock = Arc::new(ManualClock::new(START));
     let counting = |_: &str| Arc::new(CountingStore::new(inner.clone()));
     let (login_store, auth_store, acct_store) = (
@@ -251,29 +268,52 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     );
     let sessions =
         |s: &Arc<CountingStore>| Sessions::new(s.clone(), clock.clone(), 7 * 86400, 2 * 86400);
-    let wechat = WechatClient::new(
-        http_client(Duration::from_secs(5)).expect("c"),
-        &url,
-        APPID,
-        Secret::new(SECRET),
-    );
-    let login = LoginHandler::new(wechat.clone(), sessions(&login_store));
-    let authorizer = Authorizer::new(sessions(&auth_store));
-    let tokens = Arc::new(AccessTokens::new(wechat, acct_store.clone(), clock.clone()));
-    let userinfo = UserinfoHandler::new(
-        APPID,
-        sessions(&acct_store),
-        Users::new(acct_store.clone(), clock.clone(), tokens),
-    );
+    let wechat = |appid: &str| {
+        WechatClient::new(
+            http_client(Duration::from_secs(5)).expect("c"),
+            &url,
+            appid,
+            Secret::new(SECRET),
+        )
+    };
+    let build = |s: &Arc<CountingStore>| {
+        wxauth::bootstrap::functions(&sessions(s), vec![wechat(APPID), wechat(APP2)])
+            .expect("two apps")
+    };
+    let login = build(&login_store).login;
+    let authorizer = build(&auth_store).authorizer;
+    let userinfo = build(&acct_store).userinfo;
 
     // Every route, happy and unhappy paths that reach different store calls.
     let mut skeys = Vec::new();
+    let mut uid = String::new();
     for _ in 0..2 {
-        let req = Req::new("POST", "/login").json(&json!({"code": sim.mint_code("alice")}));
+        let req = Req::new("POST", "/login")
+            .json(&json!({"code": sim.mint_code("alice"), "appid": APPID}));
         let (status, body) = parts(login.handle(req.into_request()).await);
-        assert_eq!(status, 200);
+        assert_eq!(status, 200, "{body}");
         skeys.push(body["skey"].as_str().expect("skey").to_string());
+        uid = body["uid"].as_str().expect("uid").to_string();
     }
+    // alice in the second app, not bound yet (an account of her own, no unionid), then again once it
+    // is bound: her unionid names the first app's account, and the accounts are linked.
+    let login_in = |appid: &'static str| {
+        let code = sim.mint_code_in(appid, "alice");
+        let login = &login;
+        async move {
+            let req = Req::new("POST", "/login").json(&json!({"code": code, "appid": appid}));
+            let (status, body) = parts(login.handle(req.into_request()).await);
+            assert_eq!(status, 200, "{body}");
+            body["uid"].as_str().expect("uid").to_string()
+        }
+    };
+    clock.advance(60);
+    let before = login_in(APP2).await;
+    sim.add_app(APP2, SECRET, true);
+    let after = login_in(APP2).await;
+    assert_ne!(before, uid);
+    assert_eq!(after, uid, "the older account survives");
+    assert!(login_store.called().contains(&"merge_accounts"));
     let skey = skeys[0].clone();
     let ctx = authorizer
         .handle(events::authorizer_v2(Some(&skey), "GET", "/me"))
@@ -334,6 +374,32 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
         call(Req::new("POST", "/logout").skey(&skeys[1])).await.0,
         200
     );
+    // The earlier release's user gets its account at its first request.
+    let old = json!({"openid": legacy.openid, "session_id": legacy.sid});
+    let (status, me) = parts(
+        userinfo
+            .handle(
+                Req::new("GET", "/me")
+                    .skey(&legacy.skey)
+                    .authorized(old)
+                    .into_request(),
+            )
+            .await,
+    );
+    assert_eq!(status, 200, "{me}");
+    assert!(acct_store.called().contains(&"create_account"));
+    let (status, out) = parts(
+        userinfo
+            .handle(
+                Req::new("POST", "/logout")
+                    .skey(&legacy.skey)
+                    .json(&json!({"account": true}))
+                    .into_request(),
+            )
+            .await,
+    );
+    assert_eq!(status, 200, "{out}");
+    let _ = std::fs::remove_file(&file);
     assert_eq!(
         call(
             Req::new("POST", "/logout")
