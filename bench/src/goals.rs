@@ -90,7 +90,7 @@ mod tests {
         for f in ["authorizer", "login", "userinfo"] {
             goal(&goals, f, "cold cost <= 2x hello-world (http)");
             goal(&goals, f, "peak RSS <= 20 MiB (http)");
-            goal(&goals, f, "DynamoDB calls per request (tls)");
+            goal(&goals, f, "DynamoDB calls per request (http)");
             goal(&goals, f, "zip <= 3 MiB");
         }
     }

@@ -287,7 +287,7 @@ pub fn save(path: &Path, s: &Summary) -> std::io::Result<()> {
     std::fs::write(path, text + "\n")
 }
 
-/// The committed `bench/baseline.json`, for the tests.
+/// The committed `bench/baseline.json`, for the tests (which need its `http` rows).
 #[cfg(test)]
 pub fn committed_baseline() -> Summary {
     load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline.json"))

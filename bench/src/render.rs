@@ -249,6 +249,8 @@ mod tests {
     #[test]
     fn the_report_has_every_table_and_the_verdict() {
         let mut s = baseline();
+        s.tls_probe = Some(Default::default());
+        s.sdk_probe = Some(Default::default());
         let text = render(&s, Some(&s));
         for heading in [
             "| function | mode | init ms p50 / p90 |",
