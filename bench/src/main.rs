@@ -166,15 +166,21 @@ impl World {
         let mut sessions = Vec::new();
         for i in 0..8 {
             let openid = sim.openid_for(&format!("bench-{i}"));
+            let unionid = format!("u-{i}");
             let new = sessions_api
                 .create(
-                    &openid,
-                    Some(&format!("u-{i}")),
+                    &wxauth_tests::env::identity(&openid, Some(&unionid)),
                     &Secret::new("a2V5a2V5a2V5a2V5a2V5aw=="),
                 )
                 .await
                 .map_err(|e| format!("cannot seed a session: {e:?}"))?;
-            let context = json!({"openid": openid, "unionid": format!("u-{i}"), "session_id": new.session.sid});
+            let context = json!({
+                "openid": openid,
+                "unionid": unionid,
+                "session_id": new.session.sid,
+                "appid": APPID,
+                "uid": new.session.uid,
+            });
             sessions.push((new.skey.expose().to_string(), context));
         }
         Ok(World {
