@@ -172,6 +172,8 @@ struct State_ {
     users: HashMap<String, SimUser>,
     calls: HashMap<String, u64>,
     fault: Option<Fault>,
+    /// Faults of one API only (`"stable_token"`, ...), applied before the global one.
+    api_faults: HashMap<String, Fault>,
 }
 
 /// The simulator. Cheap to share (`Arc`).
@@ -312,6 +314,17 @@ impl Simulator {
     /// Makes every following request fail this way (or clears the fault).
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.lock().fault = fault;
+    }
+
+    /// Makes every following request to one API (`"jscode2session"`, `"stable_token"`,
+    /// `"getuserphonenumber"`, `"checksession"`) fail this way, or clears it (`Close` applies to
+    /// every API only: [`Simulator::set_fault`]).
+    pub fn set_api_fault(&self, api: &str, fault: Option<Fault>) {
+        let mut st = self.lock();
+        match fault {
+            Some(f) => st.api_faults.insert(api.to_string(), f),
+            None => st.api_faults.remove(api),
+        };
     }
 
     fn fault(&self) -> Option<Fault> {
@@ -486,7 +499,9 @@ impl Simulator {
     /// Counts the call and applies the current fault; `Some` is the answer to send instead.
     async fn before(&self, api: &str) -> Option<Response> {
         self.count(api);
-        match self.fault()? {
+        let own = self.lock().api_faults.get(api).cloned();
+        let fault = own.or_else(|| self.fault())?;
+        match fault {
             Fault::Delay(d) => {
                 tokio::time::sleep(d).await;
                 None

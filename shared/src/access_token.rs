@@ -131,6 +131,12 @@ impl AccessTokens {
                 *memory = Some(fresh.clone());
                 return Ok(fresh.token);
             }
+            if crate::deadline::cap(POLL) < POLL {
+                // No time left to wait for the other instance's refresh, nor for one of our own.
+                return Err(ServiceError::Wechat(WechatError::Unavailable(
+                    "no access_token before the deadline".into(),
+                )));
+            }
             tokio::time::sleep(POLL).await;
         }
     }

@@ -116,14 +116,19 @@ impl Accounts {
             Some(uid) => self.resolve(uid).await?,
             None => None,
         };
+        // An account holds a unionid only once the unionid is mapped to it: a returning user whose
+        // account already holds this one needs no second read.
+        let known = mine
+            .as_ref()
+            .is_some_and(|m| m.unionid.is_some() && m.unionid.as_deref() == id.unionid);
         let theirs = match id.unionid {
-            Some(u) => match self.store.get_unionid(u).await? {
+            Some(u) if !known => match self.store.get_unionid(u).await? {
                 Some(uid) => self.resolve(&uid).await?,
                 None => None,
             },
-            None => None,
+            _ => None,
         };
-        let map_unionid = id.unionid.is_some() && theirs.is_none();
+        let map_unionid = id.unionid.is_some() && !known && theirs.is_none();
         let now = self.clock.now();
         match (mine, theirs) {
             // Two accounts, one person: link them, then log in to the survivor.
@@ -277,12 +282,16 @@ impl Accounts {
             unionid: user.unionid.as_deref(),
             first_app: true,
         };
-        let account = self.fresh(&id, Some(user))?;
-        // A unionid another account already holds is linked at the next login.
+        let mut account = self.fresh(&id, Some(user))?;
+        // A unionid another account already holds is linked at the next login; until then this
+        // account does not hold it (an account holds a unionid only when the unionid maps to it).
         let map = match &account.unionid {
             Some(u) => self.store.get_unionid(u).await?.is_none(),
             None => false,
         };
+        if !map {
+            account.unionid = None;
+        }
         self.store
             .create_account(&account, &user.openid, map)
             .await?;

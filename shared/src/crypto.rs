@@ -50,9 +50,11 @@ pub fn random_base64<const N: usize>() -> Result<String, getrandom::Error> {
 }
 
 /// Checks that a header value has the exact shape of an skey (43 base64url characters that decode to
-/// 32 bytes) and returns it trimmed. Anything else is refused before any store lookup.
+/// 32 bytes) and returns it without surrounding spaces and tabs (HTTP's optional whitespace, nothing
+/// else: an skey wrapped in U+00A0 or U+3000 is no skey). Anything else is refused before any store
+/// lookup.
 pub fn parse_skey(value: &str) -> Option<&str> {
-    let value = value.trim();
+    let value = value.trim_matches([' ', '\t']);
     if value.len() != SKEY_LEN {
         return None;
     }
@@ -104,6 +106,65 @@ pub fn checksession_signature(session_key: &str) -> String {
         Ok(bytes) => hex::encode(bytes),
         Err(_) => String::new(),
     }
+}
+
+/// The prefix of values sealed by [`seal_at_rest`] (its format's version).
+const AT_REST_PREFIX: &str = "v1.";
+
+/// A key for values kept at rest, derived from a secret the reader holds anyway (the app secret):
+/// HMAC-SHA256(secret, purpose). Whoever reads the table without the secret (a backup, another
+/// function's role) cannot use what is sealed with it.
+pub fn at_rest_key(secret: &str, purpose: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// Seals a value for the store: AES-256-GCM with a random nonce, `context` (what the value belongs to,
+/// such as the appid) authenticated with it: `v1.` + base64(nonce ‖ ciphertext ‖ tag).
+pub fn seal_at_rest(key: &[u8; 32], context: &str, value: &str) -> Result<String, CryptoError> {
+    use aes_gcm::aead::{Aead, Payload};
+    let cipher = aes_gcm::Aes256Gcm::new(key.into());
+    let nonce = random_bytes::<12>().map_err(|_| CryptoError::Malformed("randomness"))?;
+    let sealed = cipher
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: value.as_bytes(),
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| CryptoError::DecryptFailed)?;
+    Ok(format!(
+        "{AT_REST_PREFIX}{}",
+        general_purpose::STANDARD.encode([nonce.as_slice(), &sealed].concat())
+    ))
+}
+
+/// Opens what [`seal_at_rest`] sealed with the same key and context; `None` for anything else (another
+/// key or context, a value written in clear by an earlier release, garbage).
+pub fn open_at_rest(key: &[u8; 32], context: &str, sealed: &str) -> Option<String> {
+    use aes_gcm::aead::{Aead, Payload};
+    let bytes = general_purpose::STANDARD
+        .decode(sealed.strip_prefix(AT_REST_PREFIX)?)
+        .ok()?;
+    if bytes.len() < 12 + 16 {
+        return None;
+    }
+    let (nonce, body) = bytes.split_at(12);
+    let nonce: [u8; 12] = nonce.try_into().ok()?;
+    let cipher = aes_gcm::Aes256Gcm::new(key.into());
+    let plain = cipher
+        .decrypt(
+            &nonce.into(),
+            Payload {
+                msg: body,
+                aad: context.as_bytes(),
+            },
+        )
+        .ok()?;
+    String::from_utf8(plain).ok()
 }
 
 /// Decodes the client's `iv`: standard base64 of exactly 16 bytes.
@@ -232,14 +293,46 @@ mod tests {
             format!("{}=", &good[..42]),
             format!("{}é", &good[..41]),
             "A".repeat(4096),
+            format!("\u{a0}{good}"),
+            format!("{good}\u{3000}"),
+            format!("\u{85}{good}\u{85}"),
+            format!("\n{good}"),
+            format!("{good}\r"),
         ] {
             assert_eq!(parse_skey(&bad), None, "{bad:?}");
         }
+        assert_eq!(parse_skey(&format!(" \t{good} ")), Some(good.as_str()));
         // 43 characters whose last one carries non-zero trailing bits is not a canonical encoding.
         let mut non_canonical = good[..42].to_string();
         non_canonical.push('B');
         if URL_SAFE_NO_PAD.decode(&non_canonical).is_err() {
             assert_eq!(parse_skey(&non_canonical), None);
+        }
+    }
+
+    #[test]
+    fn sealed_at_rest_opens_only_with_its_key_and_context() {
+        let key = at_rest_key("app-secret", "access_token");
+        let sealed = seal_at_rest(&key, "wx1", "ACCESS_TOKEN_VALUE").expect("sealed");
+        assert!(!sealed.contains("ACCESS_TOKEN_VALUE"));
+        assert_ne!(
+            sealed,
+            seal_at_rest(&key, "wx1", "ACCESS_TOKEN_VALUE").expect("s")
+        );
+        assert_eq!(
+            open_at_rest(&key, "wx1", &sealed).as_deref(),
+            Some("ACCESS_TOKEN_VALUE")
+        );
+        let other = at_rest_key("another-secret", "access_token");
+        assert_eq!(open_at_rest(&other, "wx1", &sealed), None);
+        assert_eq!(open_at_rest(&key, "wx2", &sealed), None);
+        let mut flipped = sealed.clone().into_bytes();
+        let last = flipped.len() - 3;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).expect("ascii");
+        assert_eq!(open_at_rest(&key, "wx1", &flipped), None);
+        for garbage in ["", "v1.", "v1.AAAA", "ACCESS_TOKEN_VALUE", "v1.%%%%"] {
+            assert_eq!(open_at_rest(&key, "wx1", garbage), None, "{garbage}");
         }
     }
 

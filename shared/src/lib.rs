@@ -24,6 +24,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod deadline;
 pub mod error;
 pub mod handlers;
 pub mod identity;

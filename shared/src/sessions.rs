@@ -139,13 +139,13 @@ impl Sessions {
                 openid: id.openid.to_string(),
                 unionid: id.unionid.map(str::to_string),
                 uid: Some(plan.uid),
-                session_key: session_key.clone(),
                 created_at: now,
                 last_seen: now,
                 expires_at: now + self.ttl,
             };
             let login = Login {
                 session,
+                session_key: session_key.clone(),
                 legacy_app: id.first_app,
                 account: plan.account,
                 map_unionid: plan.map_unionid,

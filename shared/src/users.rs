@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::accounts::Accounts;
 use crate::apps::{App, Apps};
 use crate::clock::Clock;
+use crate::deadline;
 use crate::error::{CryptoError, ServiceError, StoreError};
 use crate::sessions::Rejection;
 use crate::store::{Account, Phone, Profile, Session, Store, User};
@@ -16,6 +17,8 @@ use crate::wechat::PhoneInfo;
 
 /// At most one `checksession` call per session in this many seconds.
 pub const KEY_CHECK_INTERVAL: i64 = 60;
+/// How long a failed decryption's answer may wait for `checksession`.
+pub const KEY_CHECK_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// The users of the deployment's mini programs, over the sessions' store.
 #[derive(Clone)]
@@ -161,7 +164,8 @@ impl Users {
     /// After a failed signature check or decryption: asks WeChat (at most once a minute per session,
     /// [`KEY_CHECK_INTERVAL`]) whether the session_key is still valid. A stale key is
     /// `SessionKeyInvalid` (the client must `wx.login` again); otherwise, or when the check cannot be
-    /// made, the original error stands.
+    /// made within [`KEY_CHECK_LIMIT`] (getting the access_token included: a hanging `stable_token`
+    /// or another instance's lease delays the answer that long at most), the original error stands.
     pub async fn explain_failure(
         &self,
         app: &App,
@@ -186,15 +190,22 @@ impl Users {
                 return original;
             }
         }
+        // The answer is already known unless the key is stale: ask, but briefly (the token included).
         let wechat = &app.wechat;
-        let checked = app
-            .tokens
-            .call(|token| async move {
-                wechat
-                    .check_session(&token, &user.openid, &user.session_key)
-                    .await
-            })
-            .await;
+        let check = app.tokens.call(|token| async move {
+            wechat
+                .check_session(&token, &user.openid, &user.session_key)
+                .await
+        });
+        let checked = deadline::at_most(KEY_CHECK_LIMIT, check)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ServiceError::Wechat(
+                    crate::error::WechatError::Unavailable(
+                        "checksession slower than its limit".into(),
+                    ),
+                ))
+            });
         match checked {
             Ok(false) => {
                 tracing::info!(

@@ -216,8 +216,19 @@ fn non_empty_str(body: &Value, name: &str) -> Result<String, WechatError> {
         .ok_or_else(|| WechatError::Unavailable(format!("answer without {name}")))
 }
 
-/// Sends a request and returns the JSON body of a successful answer, or the mapped WeChat error.
+/// Sends a request and returns the JSON body of a successful answer, or the mapped WeChat error; gives
+/// up at the request's deadline ([`crate::deadline`]) as at the client's own timeout.
 pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<Value, WechatError> {
+    crate::deadline::within(exchange(req))
+        .await
+        .unwrap_or_else(|_| {
+            Err(WechatError::Unavailable(
+                "no answer before the deadline".into(),
+            ))
+        })
+}
+
+async fn exchange(req: reqwest::RequestBuilder) -> Result<Value, WechatError> {
     let mut resp = req.send().await.map_err(transport_error)?;
     let status = resp.status();
     if !status.is_success() {

@@ -11,7 +11,9 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        authorizer.handle(event.payload).await
+        authorizer
+            .handle_by(event.payload, event.context.deadline)
+            .await
     }))
     .await
 }

@@ -8,7 +8,7 @@
 //! It fails closed: a store failure is a function error (the gateway denies with 500 and, unlike a
 //! denial, does not cache it), never an Allow.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
@@ -19,6 +19,7 @@ use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::deadline;
 use crate::identity::Caller;
 use crate::sessions::{Rejection, Sessions};
 use crate::web::SKEY_HEADER;
@@ -160,11 +161,21 @@ fn to_value(answer: &impl serde::Serialize) -> Value {
 #[derive(Debug, Clone)]
 pub struct Authorizer {
     sessions: Sessions,
+    budget: Duration,
 }
 
 impl Authorizer {
     pub fn new(sessions: Sessions) -> Self {
-        Authorizer { sessions }
+        Authorizer {
+            sessions,
+            budget: deadline::AUTHORIZER_BUDGET,
+        }
+    }
+
+    /// Another budget per event than [`deadline::AUTHORIZER_BUDGET`] (tests).
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Decides on one skey: the caller, or why not. A store failure is an error.
@@ -188,19 +199,31 @@ impl Authorizer {
         }
     }
 
-    /// Answers one authorizer event.
+    /// Answers one authorizer event within the authorizer's budget.
     pub async fn handle(&self, event: Value) -> Result<Value, AuthorizerError> {
+        self.handle_by(event, 0).await
+    }
+
+    /// Answers one authorizer event by the Lambda invocation's deadline (epoch milliseconds; `0`:
+    /// the budget alone).
+    pub async fn handle_by(
+        &self,
+        event: Value,
+        lambda_deadline_ms: u64,
+    ) -> Result<Value, AuthorizerError> {
+        let deadline = deadline::of_request(self.budget, lambda_deadline_ms);
+        deadline::scope(deadline, self.answer(event)).await
+    }
+
+    async fn answer(&self, event: Value) -> Result<Value, AuthorizerError> {
         let started = Instant::now();
         let event =
             parse_event(event).inspect_err(|e| tracing::error!(error = %e, "authorizer denies"))?;
         let kind = event.kind();
+        // The identity source is what API Gateway caches the decision under: decide on it alone, never
+        // on a header that may differ from it.
         let skey = match &event {
-            Event::HttpV2(e) => e
-                .headers
-                .get(SKEY_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .or_else(|| e.identity_source.as_ref().and_then(|s| s.first().cloned())),
+            Event::HttpV2(e) => e.identity_source.as_ref().and_then(|s| s.first().cloned()),
             Event::HttpV1(e) | Event::RestRequest(e) => e
                 .headers
                 .get(SKEY_HEADER)

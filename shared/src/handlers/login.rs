@@ -5,11 +5,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{action, no_route, respond, wechat_code};
 use crate::accounts::Identity;
 use crate::apps::{Apps, NoApp};
 use crate::config::is_appid;
+use crate::deadline;
 use crate::error::{ApiError, ServiceError};
 use crate::routes::{Action, Function};
 use crate::sessions::Sessions;
@@ -27,16 +29,27 @@ struct LoginBody {
 pub struct LoginHandler {
     apps: Arc<Apps>,
     sessions: Sessions,
+    budget: Duration,
 }
 
 impl LoginHandler {
     pub fn new(apps: Arc<Apps>, sessions: Sessions) -> Self {
-        LoginHandler { apps, sessions }
+        LoginHandler {
+            apps,
+            sessions,
+            budget: deadline::LOGIN_BUDGET,
+        }
+    }
+
+    /// Another budget per request than [`deadline::LOGIN_BUDGET`] (tests).
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Answers one request; never fails, never panics on input.
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        respond(&req, |req| self.route(req)).await
+        respond(&req, self.budget, |req| self.route(req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

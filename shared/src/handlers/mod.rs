@@ -6,10 +6,11 @@ pub mod login;
 pub mod userinfo;
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
+use crate::deadline;
 use crate::error::ApiError;
 use crate::routes::{self, Action, Function};
 use crate::web;
@@ -17,9 +18,10 @@ use crate::web;
 /// Longest accepted WeChat code (`wx.login` and `getPhoneNumber` codes are 32 characters).
 pub const MAX_CODE_LEN: usize = 256;
 
-/// Runs one request through `f`, turns its error into the documented answer, and logs one line:
-/// request id, route, status, error code and latency. Never logs headers or bodies.
-pub async fn respond<'a, F, Fut>(req: &'a Request, f: F) -> Response<Body>
+/// Runs one request through `f` within its deadline (`budget`, or the Lambda invocation's deadline
+/// when nearer: [`deadline`]), turns its error into the documented answer, and logs one line: request
+/// id, route, status, error code and latency. Never logs headers or bodies.
+pub async fn respond<'a, F, Fut>(req: &'a Request, budget: Duration, f: F) -> Response<Body>
 where
     F: FnOnce(&'a Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>> + 'a,
@@ -27,7 +29,8 @@ where
     let started = Instant::now();
     let route = web::route_key(req);
     let request_id = web::request_id(req);
-    let result = f(req).await;
+    let lambda_deadline = req.lambda_context_ref().map_or(0, |c| c.deadline);
+    let result = deadline::scope(deadline::of_request(budget, lambda_deadline), f(req)).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(resp) => {

@@ -12,12 +12,15 @@
 //! is stale (`SESSION_KEY_EXPIRED`: the client must `wx.login` again) or the data is wrong
 //! (`DECRYPT_FAILED`); that check runs at most once a minute per session.
 
+use std::time::Duration;
+
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{action, no_route, respond, wechat_code};
 use crate::crypto::{self, Expect};
+use crate::deadline;
 use crate::error::{ApiError, CryptoError};
 use crate::identity::Caller;
 use crate::routes::{Action, Function};
@@ -71,16 +74,27 @@ struct PhoneBody {
 pub struct UserinfoHandler {
     sessions: Sessions,
     users: Users,
+    budget: Duration,
 }
 
 impl UserinfoHandler {
     pub fn new(sessions: Sessions, users: Users) -> Self {
-        UserinfoHandler { sessions, users }
+        UserinfoHandler {
+            sessions,
+            users,
+            budget: deadline::USERINFO_BUDGET,
+        }
+    }
+
+    /// Another budget per request than [`deadline::USERINFO_BUDGET`] (tests).
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Answers one request; never fails, never panics on input.
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        respond(&req, |req| self.route(req)).await
+        respond(&req, self.budget, |req| self.route(req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -66,23 +66,76 @@ impl DynamoStore {
             .key(PARTITION_KEY, s(pk))
             .consistent_read(true)
             .send()
-            .await
-            .map_err(|e| sdk_error(op, e))?;
+            .within(op)
+            .await?;
         Ok(out.item().cloned())
     }
 }
 
 /// The outcome of a conditional write: `true` when written, `false` when the condition failed.
-fn conditional<T, E, R>(op: &str, res: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+fn conditional<T, E, R>(op: &str, res: Settled<T, E, R>) -> Result<bool, StoreError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match res.map_err(|e| sdk_error(op, e)) {
+    match res.map_err(|e| e.into_store_error(op)) {
         Ok(_) => Ok(true),
         Err(StoreError::Conflict(_)) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// An SDK call's outcome by the request's deadline: its own result, or no answer in time.
+type Settled<T, E, R> = Result<T, CallError<E, R>>;
+
+/// Why an SDK call gave no result.
+enum CallError<E, R> {
+    Sdk(SdkError<E, R>),
+    Late,
+}
+
+impl<E, R> CallError<E, R>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn into_store_error(self, op: &str) -> StoreError {
+        match self {
+            CallError::Sdk(e) => sdk_error(op, e),
+            // The request may still commit later: the caller must not claim nothing was written.
+            CallError::Late => StoreError::Unavailable(format!(
+                "{op}: no answer before the request's deadline (it may still be applied)"
+            )),
+        }
+    }
+}
+
+/// Awaiting SDK calls by the request's deadline ([`crate::deadline`]).
+trait ByDeadline<T, E, R>: std::future::Future<Output = Result<T, SdkError<E, R>>> + Sized
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    /// The outcome, or `Late`.
+    async fn settled(self) -> Settled<T, E, R> {
+        match crate::deadline::within(self).await {
+            Ok(res) => res.map_err(CallError::Sdk),
+            Err(_) => Err(CallError::Late),
+        }
+    }
+
+    /// The output, or the store error of operation `op`.
+    async fn within(self, op: &str) -> Result<T, StoreError> {
+        self.settled().await.map_err(|e| e.into_store_error(op))
+    }
+}
+
+impl<T, E, R, F> ByDeadline<T, E, R> for F
+where
+    F: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -179,7 +232,6 @@ fn session_from_item(item: &Item) -> Result<Session, StoreError> {
         openid: get_s(item, attr::OPENID)?,
         unionid: opt_s(item, attr::UNIONID),
         uid: opt_s(item, attr::UID),
-        session_key: Secret::new(get_s(item, attr::SESSION_KEY)?),
         created_at: get_n(item, attr::CREATED_AT)?,
         last_seen: get_n(item, attr::LAST_SEEN)?,
         expires_at: get_n(item, attr::EXPIRES_AT)?,
@@ -322,8 +374,8 @@ impl DynamoStore {
             .set_client_request_token(token.map(str::to_string))
             .set_transact_items(Some(items))
             .send()
-            .await
-            .map_err(|e| sdk_error(op, e))?;
+            .within(op)
+            .await?;
         Ok(())
     }
 }
@@ -345,10 +397,6 @@ impl Store for DynamoStore {
             (attr::OPENID.to_string(), s(&session.openid)),
             (attr::UID.to_string(), s(uid)),
             (OWNER_ATTRIBUTE.to_string(), s(&session.openid)),
-            (
-                attr::SESSION_KEY.to_string(),
-                s(session.session_key.expose()),
-            ),
             (attr::CREATED_AT.to_string(), n(session.created_at)),
             (attr::LAST_SEEN.to_string(), n(session.last_seen)),
             (attr::EXPIRES_AT.to_string(), n(session.expires_at)),
@@ -396,7 +444,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":appid", s(appid))
             .expression_attribute_values(":openid", s(&session.openid))
             .expression_attribute_values(":uid", s(uid))
-            .expression_attribute_values(":sk", s(session.session_key.expose()))
+            .expression_attribute_values(":sk", s(login.session_key.expose()))
             .expression_attribute_values(":now", n(login.now));
         if !login.legacy_app {
             update = update.expression_attribute_names("#pk", PARTITION_KEY);
@@ -445,6 +493,7 @@ impl Store for DynamoStore {
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":t", n(last_seen))
             .send()
+            .settled()
             .await;
         // A failed condition (gone, or already more recent) is not an error.
         conditional("touch_session", res).map(|_| ())
@@ -458,8 +507,8 @@ impl Store for DynamoStore {
             .key(PARTITION_KEY, s(session_pk(key_hash)))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(|e| sdk_error("delete_session", e))?;
+            .within("delete_session")
+            .await?;
         Ok(out.attributes().is_some_and(|a| !a.is_empty()))
     }
 
@@ -477,8 +526,8 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":o", s(openid))
                 .set_exclusive_start_key(start.take())
                 .send()
-                .await
-                .map_err(|e| sdk_error("query sessions", e))?;
+                .within("query sessions")
+                .await?;
             for item in out.items() {
                 let pk = get_s(item, PARTITION_KEY)?;
                 if let Some(hash) = pk.strip_prefix(SESSION_PREFIX) {
@@ -513,6 +562,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":to", s(to))
             .expression_attribute_values(":from", s(from))
             .send()
+            .settled()
             .await;
         conditional("move_session", res)
     }
@@ -622,8 +672,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":p", to_map(profile)?)
             .expression_attribute_values(":now", n(now))
             .send()
-            .await
-            .map_err(|e| sdk_error("save_profile", e))?;
+            .within("save_profile")
+            .await?;
         Ok(())
     }
 
@@ -642,8 +692,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":p", to_map(phone)?)
             .expression_attribute_values(":now", n(now))
             .send()
-            .await
-            .map_err(|e| sdk_error("save_phone", e))?;
+            .within("save_phone")
+            .await?;
         Ok(())
     }
 
@@ -664,6 +714,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":cutoff", n(now - interval))
             .send()
+            .settled()
             .await;
         conditional("claim_key_check", res)
     }
@@ -710,6 +761,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":u", n(until))
             .expression_attribute_values(":now", n(now))
             .send()
+            .settled()
             .await;
         conditional("lease_token", res)
     }
@@ -725,6 +777,7 @@ impl Store for DynamoStore {
             .condition_expression(format!("{} = :o", attr::LEASE_OWNER))
             .expression_attribute_values(":o", s(owner))
             .send()
+            .settled()
             .await;
         // Not ours any more: nothing to release.
         conditional("release_token_lease", res).map(|_| ())
@@ -752,6 +805,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":f", n(token.fetched_at))
             .expression_attribute_values(":o", s(owner))
             .send()
+            .settled()
             .await;
         conditional("put_token", res)
     }

@@ -173,7 +173,7 @@ impl Store for MemoryStore {
                     openid: session.openid.clone(),
                     unionid: None,
                     uid: None,
-                    session_key: session.session_key.clone(),
+                    session_key: login.session_key.clone(),
                     created_at: login.now,
                     updated_at: login.now,
                     profile: None,
@@ -181,7 +181,7 @@ impl Store for MemoryStore {
                 });
             user.appid = session.appid.clone();
             user.uid = session.uid.clone();
-            user.session_key = session.session_key.clone();
+            user.session_key = login.session_key.clone();
             user.updated_at = login.now;
             if session.unionid.is_some() {
                 user.unionid = session.unionid.clone();
@@ -445,11 +445,11 @@ mod tests {
                 openid: "o1".into(),
                 unionid: None,
                 uid: Some("u1".into()),
-                session_key: Secret::new("k"),
                 created_at: 1,
                 last_seen: 1,
                 expires_at: 100,
             },
+            session_key: Secret::new("k"),
             legacy_app: true,
             account: AccountWrite::Keep,
             map_unionid: false,

@@ -30,8 +30,6 @@ pub struct Session {
     /// The account (`uid`) of the person. `None` on sessions written before accounts existed.
     #[serde(default)]
     pub uid: Option<String>,
-    /// The session_key WeChat gave at this login.
-    pub session_key: Secret,
     pub created_at: i64,
     pub last_seen: i64,
     /// Absolute expiry, epoch seconds (the DynamoDB TTL attribute).
@@ -149,6 +147,9 @@ pub enum AccountWrite {
 pub struct Login {
     /// The new session (it must not exist), with its appid and uid.
     pub session: Session,
+    /// The session_key WeChat gave at this login: the user's newest (never on the session item, which
+    /// does not need it).
+    pub session_key: Secret,
     /// Whether the user item may be one written before several mini programs (an item without appid):
     /// only for the deployment's first app.
     pub legacy_app: bool,

@@ -35,7 +35,7 @@ pub mod attr {
     pub const OPENID: &str = "openid";
     /// Session and user: the WeChat unionid, when known.
     pub const UNIONID: &str = "unionid";
-    /// Session: the session_key of that login; user: the newest one.
+    /// User: the newest session_key of the openid (sessions of earlier releases carry one too, unread).
     pub const SESSION_KEY: &str = "session_key";
     /// Session, user and account: epoch seconds of creation.
     pub const CREATED_AT: &str = "created_at";

@@ -10,7 +10,7 @@ use wxauth::sessions::{Sessions, TOUCH_INTERVAL};
 use wxauth::store::memory::MemoryStore;
 use wxauth_tests::counting::CountingStore;
 use wxauth_tests::env::{APPID, BACKENDS, Backend, Env, IDLE, TTL};
-use wxauth_tests::events::{self, ACCOUNT, API_ID, REGION, REST_STAGE};
+use wxauth_tests::events::{self, ACCOUNT, API_ID, REGION, REST_STAGE, Req};
 use wxauth_tests::logs;
 
 /// The stage's wildcard resource of the REST events.
@@ -64,6 +64,49 @@ async fn http_api_v2_allows_a_live_session_with_its_context() {
         assert_eq!(out["isAuthorized"], true);
         logs::assert_clean(&[&skey]);
     }
+}
+
+/// Issue 13 (4): the decision is made on the identity source (API Gateway's cache key) alone, and only
+/// spaces and tabs around it are HTTP's optional whitespace: an skey wrapped in other Unicode white
+/// space is no skey, for the authorizer as for the functions; a header that disagrees with the identity
+/// source changes nothing.
+#[tokio::test]
+async fn only_the_identity_source_decides_and_only_spaces_and_tabs_are_trimmed() {
+    let env = Env::new(Backend::Memory).await;
+    let skey = env.login_as("alice").await;
+    for wrapped in [
+        format!("\u{a0}{skey}\u{a0}"),
+        format!("\u{3000}{skey}"),
+        format!("{skey}\u{85}"),
+        format!("\u{2028}{skey}"),
+    ] {
+        let out = v2(&env, Some(&wrapped)).await;
+        assert_eq!(out["isAuthorized"], false, "{wrapped:?}");
+        let (status, body) = wxauth_tests::events::parts(
+            env.userinfo
+                .handle(
+                    Req::new("POST", "/logout")
+                        .header("x-wx-skey", &wrapped)
+                        .into_request(),
+                )
+                .await,
+        );
+        assert_eq!((status, events::code(&body)), (401, "SESSION_EXPIRED"));
+    }
+    assert_eq!(
+        v2(&env, Some(&format!(" \t{skey}\t "))).await["isAuthorized"],
+        true
+    );
+    // A live skey in the header and a dead one in the identity source: denied (and the other way
+    // round: allowed), as API Gateway caches it.
+    let mut event = events::authorizer_v2(Some("not-an-skey"), "GET", "/me");
+    event["headers"]["x-wx-skey"] = json!(skey);
+    let out = env.authorizer.handle(event).await.expect("decision");
+    assert_eq!(out["isAuthorized"], false);
+    let mut event = events::authorizer_v2(Some(&skey), "GET", "/me");
+    event["headers"]["x-wx-skey"] = json!("not-an-skey");
+    let out = env.authorizer.handle(event).await.expect("decision");
+    assert_eq!(out["isAuthorized"], true);
 }
 
 #[tokio::test]

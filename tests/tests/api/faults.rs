@@ -44,6 +44,9 @@ enum Failure {
     Throttling,
     /// 500 `InternalServerError`.
     Internal,
+    /// No answer until the proxy is healed; then the request goes through (DynamoDB frozen, then
+    /// resuming: a write whose caller gave up may still commit).
+    Freeze,
 }
 
 #[derive(Default)]
@@ -115,7 +118,11 @@ async fn proxy_request(State((state, http, upstream)): State<ProxyCtx>, req: Req
         }
         f
     };
-    if let Some(f) = failure {
+    if failure == Some(Failure::Freeze) {
+        while state.lock().expect("lock").failing.get(&op) == Some(&Failure::Freeze) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    } else if let Some(f) = failure {
         let (status, kind, message) = match f {
             Failure::Provisioned => (
                 400,
@@ -128,6 +135,7 @@ async fn proxy_request(State((state, http, upstream)): State<ProxyCtx>, req: Req
                 "Rate of requests exceeds the allowed throughput.",
             ),
             Failure::Internal => (500, "InternalServerError", "Internal server error"),
+            Failure::Freeze => unreachable!("handled above"),
         };
         let body = json!({
             "__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"),
@@ -435,6 +443,89 @@ async fn wechat_faults_are_503_and_change_nothing() {
         let again = env.login_as("alice").await;
         assert_ne!(again, skey);
     }
+}
+
+/// Issue 13 (1): with WeChat's `stable_token` hanging, concurrent phone exchanges (which need the
+/// access_token) answer `WECHAT_UNAVAILABLE` by their deadline, not one WeChat timeout after another;
+/// data that does not decrypt answers `DECRYPT_FAILED` within the checksession limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hanging_wechat_never_holds_an_answer_past_its_deadline() {
+    let env = Env::new(Backend::Memory).await;
+    let budget = Duration::from_secs(3);
+    let userinfo = Arc::new(env.userinfo.clone().with_budget(budget));
+    let skey = env.login_as("alice").await;
+    env.sim
+        .set_api_fault("stable_token", Some(Fault::Delay(Duration::from_secs(60))));
+    let garbage = json!({
+        "encryptedData": wxauth::crypto::base64_encode(&[7u8; 64]),
+        "iv": wxauth::crypto::base64_encode(&[1u8; 16]),
+    });
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let req = if i % 2 == 0 {
+            let code = env.sim.mint_phone_code("13800138000");
+            Req::new("POST", "/phone").json(&json!({"code": code}))
+        } else {
+            Req::new("POST", "/userinfo").json(&garbage)
+        };
+        let req = req.skey(&skey).into_request();
+        let userinfo = userinfo.clone();
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let got = parts(userinfo.handle(req).await);
+            (i, got, started.elapsed())
+        }));
+    }
+    for t in tasks {
+        let (i, got, took) = t.await.expect("task");
+        if i % 2 == 0 {
+            assert_code(&got, 503, "WECHAT_UNAVAILABLE");
+            assert!(
+                took < budget + Duration::from_millis(500),
+                "phone {i}: {took:?}"
+            );
+        } else {
+            assert_code(&got, 400, "DECRYPT_FAILED");
+            let limit = wxauth::users::KEY_CHECK_LIMIT + Duration::from_millis(500);
+            assert!(took < limit, "userinfo {i}: {took:?}");
+        }
+    }
+    env.sim.set_api_fault("stable_token", None);
+}
+
+/// Issue 13 (1, 8): with DynamoDB frozen, every function answers by its deadline (the authorizer
+/// fails closed with an error, login `STORE_UNAVAILABLE`); a login write that was sent before the
+/// answer may still commit when DynamoDB resumes, but no one ever held its skey.
+#[tokio::test]
+async fn a_frozen_dynamodb_never_holds_an_answer_past_its_deadline() {
+    let proxy = Proxy::start(dynamo::endpoint()).await;
+    let world = World::new(&proxy.url).await;
+    let skey = world.login_ok("alice").await;
+    let budget = Duration::from_millis(1500);
+    let authorizer = world.authorizer.clone().with_budget(budget);
+    let login = world.login.clone().with_budget(budget);
+    proxy.fail(&["GetItem", "TransactWriteItems"], Failure::Freeze);
+    let started = Instant::now();
+    let decision = authorizer
+        .handle(events::authorizer_v2(Some(&skey), "GET", "/me"))
+        .await;
+    assert_eq!(decision, Err(AuthorizerError::StoreUnavailable));
+    assert!(
+        started.elapsed() < budget + Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let req = Req::new("POST", "/login").json(&json!({"code": world.sim.mint_code("bob")}));
+    let got = parts(login.handle(req.into_request()).await);
+    assert_code(&got, 503, "STORE_UNAVAILABLE");
+    assert!(got.1.get("skey").is_none());
+    assert!(
+        started.elapsed() < budget + Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    proxy.heal();
 }
 
 #[tokio::test]

@@ -68,7 +68,6 @@ async fn login_returns_an_skey_and_stores_only_its_hash() {
         assert_eq!(stored.created_at, START);
         assert_eq!(stored.last_seen, START);
         assert_eq!(stored.expires_at, START + TTL);
-        assert_eq!(stored.session_key.expose(), session_key);
         assert!(stored.unionid.is_some());
         let user = env
             .store
@@ -101,6 +100,13 @@ async fn login_returns_an_skey_and_stores_only_its_hash() {
                 &(START + TTL).to_string()
             );
             assert_eq!(session["owner"].as_s().expect("owner"), &openid);
+            // Issue 13 (5): the session_key is kept once, on the user item, never on sessions.
+            assert!(!session.contains_key("session_key"), "{session:?}");
+            let on_sessions = items
+                .iter()
+                .filter(|i| format!("{i:?}").contains(&session_key))
+                .count();
+            assert_eq!(on_sessions, 1, "only the user item holds the session_key");
         }
         assert!(!body.to_string().contains(&session_key));
         assert!(!body.to_string().contains(&openid));

@@ -243,6 +243,30 @@ fn granted(t: &Value, function: &str) -> BTreeSet<String> {
     out
 }
 
+/// Issue 13 (1): each function's timeout is its handler's budget plus the margin to answer, so that a
+/// request out of time answers its documented error before Lambda cuts it.
+#[test]
+fn function_timeouts_are_the_budgets_plus_the_answer_margin() {
+    use wxauth::deadline::{ANSWER_MARGIN, AUTHORIZER_BUDGET, LOGIN_BUDGET, USERINFO_BUDGET};
+    let t = template();
+    for (function, budget) in [
+        ("LoginFunction", LOGIN_BUDGET),
+        ("UserinfoFunction", USERINFO_BUDGET),
+        ("AuthorizerFunction", AUTHORIZER_BUDGET),
+    ] {
+        let timeout = resource(&t, function)["Properties"]["Timeout"]
+            .as_u64()
+            .expect("Timeout");
+        assert_eq!(
+            std::time::Duration::from_secs(timeout),
+            budget + ANSWER_MARGIN,
+            "{function}"
+        );
+    }
+    // The SDK's own operation timeout fits in the authorizer's budget.
+    assert!(std::time::Duration::from_secs(3) < AUTHORIZER_BUDGET);
+}
+
 #[tokio::test]
 async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     wxauth_tests::logs::install();
