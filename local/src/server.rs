@@ -179,7 +179,7 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
         }
     };
 
-    let functions = wxauth::bootstrap::functions(&sessions, clients)
+    let functions = wxauth::bootstrap::functions(&sessions, clients, &settings.protection)
         .ok_or_else(|| StartError("no mini program configured".into()))?;
     let dev = dev.map(|sim| {
         let appids = sim.appids();

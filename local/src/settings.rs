@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wxauth::config::{AppConfig, Config, Role, is_appid};
+use wxauth::config::{AppConfig, Config, Protection, Role, is_appid};
 use wxauth::error::ConfigError;
 
 /// Where the server listens unless told otherwise.
@@ -78,6 +78,8 @@ pub struct Settings {
     pub session_ttl: i64,
     pub session_idle: i64,
     pub wechat_timeout: Duration,
+    /// The rate limits and the trusted proxies (`WXAUTH_*`, as for the functions).
+    pub protection: Protection,
     /// Things worth telling the user at start-up (settings that are ignored in this mode...).
     pub notes: Vec<String>,
 }
@@ -204,6 +206,7 @@ impl Settings {
             session_ttl: config.session_ttl,
             session_idle: config.session_idle,
             wechat_timeout: config.wechat_timeout,
+            protection: config.protection,
             notes,
         })
     }

@@ -2,8 +2,9 @@
 //!
 //! Tokens come from `cgi-bin/stable_token` in normal mode (never `force_refresh` in the request path)
 //! and are cached twice: in memory for the life of the instance, and in the table for every other
-//! instance. A token is renewed [`REFRESH_MARGIN`] seconds before it expires. The instance that renews
-//! first takes a lease with a conditional write; the others wait for its token instead of calling
+//! instance, sealed there with AES-256-GCM under a key derived from the app secret (the table's
+//! readers without the secret — the authorizer's role, a backup — cannot use it). A token is renewed
+//! [`REFRESH_MARGIN`] seconds before it expires. The instance that renews first takes a lease with a conditional write; the others wait for its token instead of calling
 //! WeChat, so concurrent cold starts make one refresh. When WeChat rejects a token (40001/42001) it is
 //! refreshed once and the call retried once.
 
@@ -30,6 +31,8 @@ const POLL: Duration = Duration::from_millis(150);
 /// The access_token provider of one function instance.
 pub struct AccessTokens {
     wechat: WechatClient,
+    /// Seals the token in the table ([`crate::crypto::seal_at_rest`], the appid authenticated).
+    at_rest: [u8; 32],
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     owner: String,
@@ -56,6 +59,7 @@ fn store_error(e: StoreError) -> ServiceError {
 impl AccessTokens {
     pub fn new(wechat: WechatClient, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         AccessTokens {
+            at_rest: wechat.at_rest_key(),
             wechat,
             store,
             clock,
@@ -88,7 +92,7 @@ impl AccessTokens {
             let now = self.clock.now();
             let record = self.store.get_token(appid).await.map_err(store_error)?;
             if let Some(t) = record
-                .and_then(|r| r.token)
+                .and_then(|r| self.open(r.token))
                 .filter(|t| usable(t, now, rejected))
             {
                 *memory = Some(t.clone());
@@ -105,7 +109,9 @@ impl AccessTokens {
                 // so one more read settles it.
                 let record = self.store.get_token(appid).await;
                 let stored = match record {
-                    Ok(r) => r.and_then(|r| r.token).filter(|t| usable(t, now, rejected)),
+                    Ok(r) => r
+                        .and_then(|r| self.open(r.token))
+                        .filter(|t| usable(t, now, rejected)),
                     Err(e) => {
                         self.release(appid).await;
                         return Err(store_error(e));
@@ -141,6 +147,31 @@ impl AccessTokens {
         }
     }
 
+    /// The token as the table keeps it: sealed with the app's at-rest key, the appid authenticated.
+    fn seal(&self, token: &CachedToken) -> Result<CachedToken, ServiceError> {
+        let sealed =
+            crate::crypto::seal_at_rest(&self.at_rest, self.wechat.appid(), token.token.expose())?;
+        Ok(CachedToken {
+            token: Secret::new(sealed),
+            ..token.clone()
+        })
+    }
+
+    /// A token read from the table, opened; `None` when it does not open (written in clear by an
+    /// earlier release, or sealed with another secret: a refresh replaces it).
+    fn open(&self, stored: Option<CachedToken>) -> Option<CachedToken> {
+        let stored = stored?;
+        let token =
+            crate::crypto::open_at_rest(&self.at_rest, self.wechat.appid(), stored.token.expose());
+        if token.is_none() {
+            tracing::info!("stored access_token does not open with this app secret; refreshing");
+        }
+        Some(CachedToken {
+            token: Secret::new(token?),
+            ..stored
+        })
+    }
+
     /// Gives up our lease (if we still hold it), so the next caller need not wait for it to lapse.
     async fn release(&self, appid: &str) {
         if let Err(e) = self.store.release_token_lease(appid, &self.owner).await {
@@ -157,9 +188,10 @@ impl AccessTokens {
             fetched_at: now,
         };
         if leased {
+            let sealed = self.seal(&cached)?;
             let stored = self
                 .store
-                .put_token(self.wechat.appid(), &self.owner, &cached)
+                .put_token(self.wechat.appid(), &self.owner, &sealed)
                 .await
                 .map_err(store_error)?;
             if !stored {

@@ -92,6 +92,7 @@ impl Accounts {
             created_at: now,
             updated_at: now,
             merged_into: None,
+            blocked_at: None,
         })
     }
 
@@ -112,6 +113,9 @@ impl Accounts {
                 ))));
             }
         }
+        if user.as_ref().is_some_and(|u| u.blocked_at.is_some()) {
+            return Err(ServiceError::Blocked);
+        }
         let mine = match user.as_ref().and_then(|u| u.uid.as_deref()) {
             Some(uid) => self.resolve(uid).await?,
             None => None,
@@ -128,6 +132,13 @@ impl Accounts {
             },
             _ => None,
         };
+        if mine
+            .iter()
+            .chain(theirs.iter())
+            .any(|a| a.blocked_at.is_some())
+        {
+            return Err(ServiceError::Blocked);
+        }
         let map_unionid = id.unionid.is_some() && !known && theirs.is_none();
         let now = self.clock.now();
         match (mine, theirs) {
@@ -297,6 +308,60 @@ impl Accounts {
             .await?;
         tracing::info!(uid = account.uid, "account created for an earlier user");
         Ok(account)
+    }
+}
+
+/// What a block or an unblock did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockReport {
+    /// Whether the user or account exists.
+    pub found: bool,
+    /// How many sessions were ended (a block ends them; the authorizer then denies them).
+    pub sessions_ended: usize,
+}
+
+impl Accounts {
+    /// Blocks (`true`) or unblocks an openid: its logins answer `USER_BLOCKED`; a block ends its
+    /// sessions (their next authorization is denied; an Allow the gateway cached lives on for
+    /// `AuthorizerCacheSeconds` at most).
+    pub async fn block_openid(
+        &self,
+        openid: &str,
+        block: bool,
+    ) -> Result<BlockReport, ServiceError> {
+        let at = block.then(|| self.clock.now());
+        let found = self.store.block_user(openid, at).await?;
+        let sessions_ended = if block && found {
+            self.store.delete_sessions_of(openid).await?
+        } else {
+            0
+        };
+        tracing::info!(block, found, sessions_ended, "user block changed");
+        Ok(BlockReport {
+            found,
+            sessions_ended,
+        })
+    }
+
+    /// Blocks or unblocks an account (an alias: its survivor) and every openid linked to it.
+    pub async fn block_uid(&self, uid: &str, block: bool) -> Result<BlockReport, ServiceError> {
+        let Some(account) = self.resolve(uid).await? else {
+            return Ok(BlockReport {
+                found: false,
+                sessions_ended: 0,
+            });
+        };
+        let now = self.clock.now();
+        let at = block.then_some(now);
+        self.store.block_account(&account.uid, at, now).await?;
+        let mut sessions_ended = 0;
+        for openid in account.identities.values() {
+            sessions_ended += self.block_openid(openid, block).await?.sessions_ended;
+        }
+        Ok(BlockReport {
+            found: true,
+            sessions_ended,
+        })
     }
 }
 

@@ -10,9 +10,10 @@ use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::Timeou
 use std::time::Duration;
 
 use crate::clock::SystemClock;
-use crate::config::{Config, Role, SecretSource};
+use crate::config::{Config, Protection, Role, SecretSource};
 use crate::error::ConfigError;
 use crate::handlers::{authorizer::Authorizer, login::LoginHandler, userinfo::UserinfoHandler};
+use crate::limits::Limits;
 use crate::sdk_http;
 use crate::secret::Secret;
 use crate::sessions::Sessions;
@@ -118,16 +119,37 @@ pub struct Functions {
 }
 
 /// Builds [`Functions`] over one store (in `sessions`) and the WeChat clients of the apps served,
-/// the first app first. The sessions are limited to those apps.
-pub fn functions(sessions: &Sessions, clients: Vec<WechatClient>) -> Option<Functions> {
+/// the first app first, with the deployment's rate limits. The sessions are limited to those apps.
+pub fn functions(
+    sessions: &Sessions,
+    clients: Vec<WechatClient>,
+    protection: &Protection,
+) -> Option<Functions> {
     let appids: Vec<String> = clients.iter().map(|c| c.appid().to_string()).collect();
     let sessions = sessions.clone().for_apps(&appids);
     let apps = apps(clients, &sessions)?;
     Some(Functions {
-        login: LoginHandler::new(apps.clone(), sessions.clone()),
-        userinfo: UserinfoHandler::new(sessions.clone(), users(apps, &sessions)),
+        login: login_handler(apps.clone(), &sessions, protection),
+        userinfo: UserinfoHandler::new(sessions.clone(), users(apps, &sessions, protection)),
         authorizer: Authorizer::new(sessions),
     })
+}
+
+fn limits(sessions: &Sessions, protection: &Protection) -> Limits {
+    Limits::new(
+        sessions.store().clone(),
+        sessions.clock().clone(),
+        protection.limits,
+    )
+}
+
+fn login_handler(apps: Arc<Apps>, sessions: &Sessions, protection: &Protection) -> LoginHandler {
+    LoginHandler::new(
+        apps,
+        sessions.clone(),
+        limits(sessions, protection),
+        protection.trusted_proxy_hops,
+    )
 }
 
 /// The apps of these WeChat clients, each with its access_token provider over the sessions' store.
@@ -136,8 +158,13 @@ pub fn apps(clients: Vec<WechatClient>, sessions: &Sessions) -> Option<Arc<Apps>
 }
 
 /// The users service over the sessions' store.
-pub fn users(apps: Arc<Apps>, sessions: &Sessions) -> Users {
-    Users::new(sessions.store().clone(), sessions.clock().clone(), apps)
+pub fn users(apps: Arc<Apps>, sessions: &Sessions, protection: &Protection) -> Users {
+    Users::new(
+        sessions.store().clone(),
+        sessions.clock().clone(),
+        apps,
+        limits(sessions, protection),
+    )
 }
 
 /// One WeChat client per app, the secrets read (from SSM, concurrently) while TLS pre-connects.
@@ -173,7 +200,7 @@ async fn wechat_clients(
 
 /// What the login and userinfo functions both start with: the WeChat clients (the secrets read
 /// from SSM while the DynamoDB connection is pre-warmed) and the sessions.
-async fn wechat_function() -> Result<(Arc<Apps>, Sessions), ConfigError> {
+async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Protection), ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
     let http = sdk_http();
     let sdk = aws_config_with(http.clone()).await;
@@ -183,19 +210,19 @@ async fn wechat_function() -> Result<(Arc<Apps>, Sessions), ConfigError> {
     );
     let sessions = sessions(&config, &sdk);
     let apps = apps(clients?, &sessions).ok_or(ConfigError::Missing("WX_APPID"))?;
-    Ok((apps, sessions))
+    Ok((apps, sessions, config.protection))
 }
 
 /// Builds the login function.
 pub async fn login() -> Result<LoginHandler, ConfigError> {
-    let (apps, sessions) = wechat_function().await?;
-    Ok(LoginHandler::new(apps, sessions))
+    let (apps, sessions, protection) = wechat_function().await?;
+    Ok(login_handler(apps, &sessions, &protection))
 }
 
 /// Builds the userinfo function.
 pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
-    let (apps, sessions) = wechat_function().await?;
-    let users = users(apps, &sessions);
+    let (apps, sessions, protection) = wechat_function().await?;
+    let users = users(apps, &sessions, &protection);
     Ok(UserinfoHandler::new(sessions, users))
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::ConfigError;
+use crate::limits::Rules;
 use crate::secret::Secret;
 
 /// Default WeChat API base URL.
@@ -59,6 +60,17 @@ pub struct Config {
     pub session_ttl: i64,
     pub session_idle: i64,
     pub wechat_timeout: Duration,
+    pub protection: Protection,
+}
+
+/// What protects the service from one client: the rate limits, and how the client's address is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Protection {
+    pub limits: Rules,
+    /// Proxies in front of API Gateway that the deployment trusts (CloudFront: 1). 0: the client is
+    /// the address API Gateway saw; n: the n-th address from the right of `X-Forwarded-For`, before
+    /// the one API Gateway appends.
+    pub trusted_proxy_hops: usize,
 }
 
 impl Config {
@@ -94,7 +106,47 @@ impl Config {
         let api_base = get("WX_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_string());
         let api_base = validate_base(&api_base)?;
         let apps = apps(role, &get)?;
+        let mut limits = Rules::default();
+        for (name, rule) in [
+            ("WXAUTH_LOGIN_LIMIT_PER_IP", &mut limits.login_per_ip),
+            ("WXAUTH_LOGIN_LIMIT_PER_USER", &mut limits.login_per_user),
+            (
+                "WXAUTH_PHONE_LIMIT_PER_SESSION",
+                &mut limits.phone_per_session,
+            ),
+            (
+                "WXAUTH_AVATAR_LIMIT_PER_SESSION",
+                &mut limits.avatar_per_session,
+            ),
+        ] {
+            if let Some(v) = get(name) {
+                rule.limit = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n <= 1_000_000)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        reason: format!(
+                            "{v:?} is not a number of requests from 0 (off) to 1000000"
+                        ),
+                    })?;
+            }
+        }
+        let trusted_proxy_hops =
+            match get("WXAUTH_TRUSTED_PROXY_HOPS") {
+                None => 0,
+                Some(v) => v.parse::<usize>().ok().filter(|n| *n <= 5).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        name: "WXAUTH_TRUSTED_PROXY_HOPS",
+                        reason: format!("{v:?} is not a number of proxies from 0 to 5"),
+                    }
+                })?,
+            };
         Ok(Config {
+            protection: Protection {
+                limits,
+                trusted_proxy_hops,
+            },
             apps,
             api_base,
             table,
@@ -392,6 +444,9 @@ mod tests {
             ("SESSION_IDLE_SECONDS", "-5"),
             ("SESSION_TTL_SECONDS", "10"),
             ("WX_TIMEOUT_MS", "0"),
+            ("WXAUTH_LOGIN_LIMIT_PER_IP", "-1"),
+            ("WXAUTH_PHONE_LIMIT_PER_SESSION", "lots"),
+            ("WXAUTH_TRUSTED_PROXY_HOPS", "9"),
         ] {
             let e = cfg(Role::Authorizer, &[("SESSION_TABLE", "t"), (k, v)]).expect_err(k);
             assert!(e.to_string().contains(k), "{e}");

@@ -92,6 +92,23 @@ pub enum ConfigError {
     Secret { name: String, reason: String },
 }
 
+/// Who refused a blocked user: WeChat (40226, a high-risk user) or this service's operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockedBy {
+    #[default]
+    Wechat,
+    Operator,
+}
+
+impl BlockedBy {
+    fn message(self) -> &'static str {
+        match self {
+            BlockedBy::Wechat => "WeChat blocked this user as high-risk (40226)",
+            BlockedBy::Operator => "this account is blocked by the service's operator",
+        }
+    }
+}
+
 /// Errors of the services: a lower layer's error, or a decision of the service.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ServiceError {
@@ -110,6 +127,16 @@ pub enum ServiceError {
     /// The operating system's random number generator failed.
     #[error("no randomness from the OS: {0}")]
     Randomness(String),
+    /// The operator blocked this user or account.
+    #[error("blocked by the operator")]
+    Blocked,
+    /// A rate limit of this service ([`crate::limits`]) refused the request; retry after so many
+    /// seconds.
+    #[error("rate limit {scope} reached")]
+    Limited {
+        scope: &'static str,
+        retry_after: u64,
+    },
 }
 
 /// The HTTP layer's error: every variant maps to exactly one status and one stable code.
@@ -130,10 +157,10 @@ pub enum ApiError {
     CodeUsed,
     #[error("this deployment does not serve that mini program (appid)")]
     UnknownApp,
-    #[error("WeChat blocked this user")]
-    UserBlocked,
-    #[error("too many logins for this user; try again later")]
-    RateLimited,
+    #[error("{}", .0.message())]
+    UserBlocked(BlockedBy),
+    #[error("too many requests; try again in {0} s")]
+    RateLimited(u64),
     #[error("WeChat is busy; try again")]
     WechatBusy,
     #[error("WeChat is unavailable; try again")]
@@ -169,8 +196,8 @@ impl ApiError {
             ApiError::InvalidCode => "INVALID_CODE",
             ApiError::CodeUsed => "CODE_USED",
             ApiError::UnknownApp => "UNKNOWN_APP",
-            ApiError::UserBlocked => "USER_BLOCKED",
-            ApiError::RateLimited => "RATE_LIMITED",
+            ApiError::UserBlocked(_) => "USER_BLOCKED",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::WechatBusy => "WECHAT_BUSY",
             ApiError::WechatUnavailable => "WECHAT_UNAVAILABLE",
             ApiError::WechatError(_) => "WECHAT_ERROR",
@@ -198,8 +225,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::UserBlocked => StatusCode::FORBIDDEN,
-            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UserBlocked(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::WechatBusy | ApiError::WechatUnavailable | ApiError::StoreUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -221,8 +248,9 @@ impl ApiError {
         match e {
             WechatError::InvalidCode => ApiError::InvalidCode,
             WechatError::CodeUsed => ApiError::CodeUsed,
-            WechatError::UserBlocked => ApiError::UserBlocked,
-            WechatError::RateLimited => ApiError::RateLimited,
+            WechatError::UserBlocked => ApiError::UserBlocked(BlockedBy::Wechat),
+            // WeChat counts about 100 calls per user per minute.
+            WechatError::RateLimited => ApiError::RateLimited(60),
             WechatError::Busy => ApiError::WechatBusy,
             WechatError::Misconfigured(_) => ApiError::Misconfigured,
             // Still invalid after one refresh and one retry: WeChat's side, not ours.
@@ -282,6 +310,14 @@ impl From<ServiceError> for ApiError {
             ServiceError::Randomness(reason) => {
                 tracing::error!(reason, "no randomness from the OS");
                 ApiError::Internal
+            }
+            ServiceError::Blocked => {
+                tracing::info!("refused: blocked by the operator");
+                ApiError::UserBlocked(BlockedBy::Operator)
+            }
+            ServiceError::Limited { scope, retry_after } => {
+                tracing::info!(scope, retry_after, "refused: rate limit");
+                ApiError::RateLimited(retry_after)
             }
         }
     }

@@ -28,6 +28,7 @@ pub mod deadline;
 pub mod error;
 pub mod handlers;
 pub mod identity;
+pub mod limits;
 pub mod logging;
 pub mod routes;
 #[cfg(feature = "aws")]

@@ -11,6 +11,7 @@ use crate::apps::{App, Apps};
 use crate::clock::Clock;
 use crate::deadline;
 use crate::error::{CryptoError, ServiceError, StoreError};
+use crate::limits::Limits;
 use crate::sessions::Rejection;
 use crate::store::{Account, Phone, Profile, Session, Store, User};
 use crate::wechat::PhoneInfo;
@@ -27,6 +28,7 @@ pub struct Users {
     clock: Arc<dyn Clock>,
     apps: Arc<Apps>,
     accounts: Accounts,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Users {
@@ -36,13 +38,24 @@ impl std::fmt::Debug for Users {
 }
 
 impl Users {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, apps: Arc<Apps>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        apps: Arc<Apps>,
+        limits: Limits,
+    ) -> Self {
         Users {
             accounts: Accounts::new(store.clone(), clock.clone()),
             store,
             clock,
             apps,
+            limits,
         }
+    }
+
+    /// The rate limits of the users' paid and heavy operations.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The apps whose users these are.

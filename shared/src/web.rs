@@ -25,9 +25,15 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     resp
 }
 
-/// The documented error answer.
+/// The documented error answer (`Retry-After` on a rate limit).
 pub fn error(err: &ApiError) -> Response<Body> {
-    json(err.status(), &err.body())
+    let mut resp = json(err.status(), &err.body());
+    if let ApiError::RateLimited(seconds) = err
+        && let Ok(value) = HeaderValue::from_str(&seconds.max(&1).to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    resp
 }
 
 /// The raw bytes of a request body, refusing bodies over [`MAX_BODY_BYTES`].
@@ -105,6 +111,38 @@ pub fn route_key(req: &Request) -> String {
     format!("{} {}", req.method(), req.raw_http_path())
 }
 
+/// The client's address: the one API Gateway saw (`requestContext.http.sourceIp`), or, behind
+/// `trusted_hops` proxies of the deployment's own (CloudFront: 1), the `trusted_hops`-th address from
+/// the right of `X-Forwarded-For` before the one API Gateway appends. A request with fewer
+/// forwarded addresses than that did not come through the proxies: its own address counts.
+pub fn client_ip(req: &Request, trusted_hops: usize) -> Option<String> {
+    let seen = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+        _ => None,
+    }?;
+    if trusted_hops == 0 {
+        return Some(seen);
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    let before_gateway = match forwarded.split_last() {
+        Some((last, rest)) if *last == seen => rest,
+        _ => &forwarded[..],
+    };
+    match before_gateway.len().checked_sub(trusted_hops) {
+        Some(i) => before_gateway.get(i).map(|a| a.to_string()),
+        None => Some(seen),
+    }
+}
+
 /// The request id API Gateway assigned, for logs.
 pub fn request_id(req: &Request) -> String {
     match req.request_context_ref() {
@@ -162,6 +200,37 @@ mod tests {
         let err = parse_json::<Body1>(&req(Body::Text(r#"{"code":"SECRETVALUE""#.into())))
             .expect_err("truncated");
         assert!(!err.to_string().contains("SECRETVALUE"), "{err}");
+    }
+
+    #[test]
+    fn the_client_is_the_address_before_the_trusted_proxies() {
+        let event = |xff: &str| {
+            format!(
+                r#"{{"version":"2.0","routeKey":"POST /login","rawPath":"/login","rawQueryString":"",
+                "headers":{{"x-forwarded-for":"{xff}"}},"requestContext":{{"accountId":"1","apiId":"a",
+                "domainName":"d","domainPrefix":"d","http":{{"method":"POST","path":"/login",
+                "protocol":"HTTP/1.1","sourceIp":"192.0.2.9","userAgent":"t"}},"requestId":"r",
+                "routeKey":"POST /login","stage":"$default","time":"t","timeEpoch":1}},
+                "isBase64Encoded":false}}"#
+            )
+        };
+        let req = |xff: &str| lambda_http::request::from_str(&event(xff)).expect("event");
+        let cases = [
+            ("203.0.113.7, 192.0.2.9", 0, "192.0.2.9"),
+            ("203.0.113.7, 192.0.2.9", 1, "203.0.113.7"),
+            ("10.0.0.1, 203.0.113.7, 192.0.2.9", 1, "203.0.113.7"),
+            ("10.0.0.1, 203.0.113.7, 192.0.2.9", 2, "10.0.0.1"),
+            ("203.0.113.7", 1, "203.0.113.7"),
+            ("192.0.2.9", 1, "192.0.2.9"),
+            ("", 1, "192.0.2.9"),
+        ];
+        for (xff, hops, want) in cases {
+            assert_eq!(
+                client_ip(&req(xff), hops).as_deref(),
+                Some(want),
+                "{xff} {hops}"
+            );
+        }
     }
 
     #[test]

@@ -57,6 +57,12 @@ impl WechatClient {
         &self.appid
     }
 
+    /// The key that seals what this app keeps at rest (its access_token), derived from the app secret:
+    /// only the functions that hold the secret can read it back ([`crate::crypto::seal_at_rest`]).
+    pub fn at_rest_key(&self) -> [u8; 32] {
+        crate::crypto::at_rest_key(self.secret.expose(), "wxauth access_token at rest v1")
+    }
+
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, WechatError> {
         let mut url = url::Url::parse(&format!("{}{path}", self.base))
             .map_err(|_| WechatError::Unavailable("invalid WX_API_BASE".into()))?;

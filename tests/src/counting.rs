@@ -170,6 +170,31 @@ impl Store for CountingStore {
         self.write(1)?;
         self.inner.save_phone(uid, phone, now).await
     }
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        self.note("count_in_window");
+        self.write(1)?;
+        self.inner.count_in_window(key, limit, expires_at).await
+    }
+    async fn block_user(&self, openid: &str, at: Option<i64>) -> Result<bool, StoreError> {
+        self.note("block_user");
+        self.write(1)?;
+        self.inner.block_user(openid, at).await
+    }
+    async fn block_account(
+        &self,
+        uid: &str,
+        at: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.note("block_account");
+        self.write(1)?;
+        self.inner.block_account(uid, at, now).await
+    }
     async fn claim_key_check(
         &self,
         key_hash: &str,

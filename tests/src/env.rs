@@ -35,7 +35,7 @@ pub fn wechat_client(url: &str, timeout: Duration) -> WechatClient {
 
 /// The login function of the test app over `sessions`, built as the Lambda function builds it.
 pub fn login_handler(wechat: WechatClient, sessions: &Sessions) -> LoginHandler {
-    wxauth::bootstrap::functions(sessions, vec![wechat])
+    wxauth::bootstrap::functions(sessions, vec![wechat], &Default::default())
         .expect("one app")
         .login
 }
@@ -84,16 +84,26 @@ impl Env {
 
     /// An environment whose WeChat calls time out after `timeout`.
     pub async fn with_timeout(backend: Backend, timeout: Duration) -> Env {
-        Env::build(backend, timeout, &[]).await
+        Env::build(backend, timeout, &[], Default::default()).await
+    }
+
+    /// An environment with these rate limits and trusted proxies.
+    pub async fn protected(backend: Backend, protection: wxauth::config::Protection) -> Env {
+        Env::build(backend, Duration::from_secs(5), &[], protection).await
     }
 
     /// An environment serving more mini programs after [`APPID`]: `(appid, bound to the Open
     /// Platform account)`, all with the secret [`SECRET`].
     pub async fn with_apps(backend: Backend, more: &[(&str, bool)]) -> Env {
-        Env::build(backend, Duration::from_secs(5), more).await
+        Env::build(backend, Duration::from_secs(5), more, Default::default()).await
     }
 
-    async fn build(backend: Backend, timeout: Duration, more: &[(&str, bool)]) -> Env {
+    async fn build(
+        backend: Backend,
+        timeout: Duration,
+        more: &[(&str, bool)],
+        protection: wxauth::config::Protection,
+    ) -> Env {
         crate::logs::install();
         let sim = Simulator::new(APPID, SECRET);
         for (appid, bound) in more {
@@ -128,7 +138,8 @@ impl Env {
                 Secret::new(SECRET),
             ));
         }
-        let functions = wxauth::bootstrap::functions(&sessions, clients).expect("apps");
+        let functions =
+            wxauth::bootstrap::functions(&sessions, clients, &protection).expect("apps");
         Env {
             backend,
             login: functions.login.clone(),

@@ -13,6 +13,7 @@ use crate::apps::{Apps, NoApp};
 use crate::config::is_appid;
 use crate::deadline;
 use crate::error::{ApiError, ServiceError};
+use crate::limits::{Limits, Scope};
 use crate::routes::{Action, Function};
 use crate::sessions::Sessions;
 use crate::web::{self, parse_json};
@@ -29,14 +30,23 @@ struct LoginBody {
 pub struct LoginHandler {
     apps: Arc<Apps>,
     sessions: Sessions,
+    limits: Limits,
+    trusted_proxy_hops: usize,
     budget: Duration,
 }
 
 impl LoginHandler {
-    pub fn new(apps: Arc<Apps>, sessions: Sessions) -> Self {
+    pub fn new(
+        apps: Arc<Apps>,
+        sessions: Sessions,
+        limits: Limits,
+        trusted_proxy_hops: usize,
+    ) -> Self {
         LoginHandler {
             apps,
             sessions,
+            limits,
+            trusted_proxy_hops,
             budget: deadline::LOGIN_BUDGET,
         }
     }
@@ -74,11 +84,18 @@ impl LoginHandler {
                 "appid is required: this deployment serves several mini programs".into(),
             ),
         })?;
+        // Every exchange costs the app's WeChat quota: count the client before WeChat is asked.
+        if let Some(ip) = web::client_ip(req, self.trusted_proxy_hops) {
+            self.limits.hit(Scope::LoginPerIp, &ip).await?;
+        }
         let exchanged = app
             .wechat
             .code2session(code)
             .await
             .map_err(ServiceError::from)?;
+        self.limits
+            .hit(Scope::LoginPerUser, &exchanged.openid)
+            .await?;
         let id = Identity {
             appid: app.appid(),
             openid: &exchanged.openid,

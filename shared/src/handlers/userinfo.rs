@@ -23,6 +23,7 @@ use crate::crypto::{self, Expect};
 use crate::deadline;
 use crate::error::{ApiError, CryptoError};
 use crate::identity::Caller;
+use crate::limits::Scope;
 use crate::routes::{Action, Function};
 use crate::sessions::Sessions;
 use crate::store::Profile;
@@ -199,6 +200,11 @@ impl UserinfoHandler {
         let info = match (code, body.encrypted_data.as_deref(), body.iv.as_deref()) {
             (Some(code), _, _) => {
                 let code = wechat_code(code, "getPhoneNumber")?;
+                // Each successful exchange is billed: count it per session first.
+                self.users
+                    .limits()
+                    .hit(Scope::PhonePerSession, &session.sid)
+                    .await?;
                 self.users.phone_from_code(app, code).await?
             }
             (None, Some(enc), Some(iv)) if !enc.trim().is_empty() && !iv.trim().is_empty() => {

@@ -12,7 +12,8 @@ const MAX_TRANSACTION_ITEMS: usize = 100;
 
 use super::schema::{
     KIND_ACCOUNT, KIND_SESSION, KIND_UNIONID, KIND_USER, OWNER_ATTRIBUTE, OWNER_INDEX,
-    PARTITION_KEY, SESSION_PREFIX, account_pk, attr, session_pk, token_pk, unionid_pk, user_pk,
+    PARTITION_KEY, SESSION_PREFIX, account_pk, attr, limit_pk, session_pk, token_pk, unionid_pk,
+    user_pk,
 };
 use super::{
     Account, AccountWrite, CachedToken, Login, Merge, Phone, Profile, Session, Store, TokenRecord,
@@ -249,6 +250,7 @@ fn user_from_item(item: &Item) -> Result<User, StoreError> {
         updated_at: get_n(item, attr::UPDATED_AT)?,
         profile: opt_map(item, attr::PROFILE)?,
         phone: opt_map(item, attr::PHONE)?,
+        blocked_at: get_n(item, attr::BLOCKED_AT).ok(),
     })
 }
 
@@ -273,6 +275,7 @@ fn account_from_item(item: &Item) -> Result<Account, StoreError> {
         created_at: get_n(item, attr::CREATED_AT)?,
         updated_at: get_n(item, attr::UPDATED_AT)?,
         merged_into: opt_s(item, attr::MERGED_INTO),
+        blocked_at: get_n(item, attr::BLOCKED_AT).ok(),
     })
 }
 
@@ -301,6 +304,9 @@ fn account_item(a: &Account) -> Result<Item, StoreError> {
     }
     if let Some(m) = &a.merged_into {
         item.insert(attr::MERGED_INTO.into(), s(m));
+    }
+    if let Some(at) = a.blocked_at {
+        item.insert(attr::BLOCKED_AT.into(), n(at));
     }
     Ok(item)
 }
@@ -436,8 +442,10 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .key(PARTITION_KEY, s(user_pk(&session.openid)))
             .condition_expression(format!(
-                "{app_condition} AND (attribute_not_exists({u}) OR {u} = :uid)",
-                u = attr::UID
+                "{app_condition} AND (attribute_not_exists({u}) OR {u} = :uid) \
+                 AND attribute_not_exists({b})",
+                u = attr::UID,
+                b = attr::BLOCKED_AT
             ))
             .expression_attribute_names("#kind", attr::KIND)
             .expression_attribute_values(":user", s(KIND_USER))
@@ -695,6 +703,65 @@ impl Store for DynamoStore {
             .within("save_phone")
             .await?;
         Ok(())
+    }
+
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .update(limit_pk(key))
+            .update_expression("SET #hits = if_not_exists(#hits, :zero) + :one, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#hits) OR #hits < :limit")
+            .expression_attribute_names("#hits", attr::HITS)
+            .expression_attribute_names("#ttl", attr::EXPIRES_AT)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(i64::from(limit)))
+            .expression_attribute_values(":ttl", n(expires_at))
+            .send()
+            .settled()
+            .await;
+        conditional("count_in_window", res)
+    }
+
+    async fn block_user(&self, openid: &str, at: Option<i64>) -> Result<bool, StoreError> {
+        let req = self
+            .update(user_pk(openid))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#blocked", attr::BLOCKED_AT);
+        let req = match at {
+            Some(at) => req
+                .update_expression("SET #blocked = :at")
+                .expression_attribute_values(":at", n(at)),
+            None => req.update_expression("REMOVE #blocked"),
+        };
+        conditional("block_user", req.send().settled().await)
+    }
+
+    async fn block_account(
+        &self,
+        uid: &str,
+        at: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let req = self
+            .update(account_pk(uid))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#blocked", attr::BLOCKED_AT)
+            .expression_attribute_names("#updated", attr::UPDATED_AT)
+            .expression_attribute_values(":now", n(now));
+        let req = match at {
+            Some(at) => req
+                .update_expression("SET #blocked = :at, #updated = :now")
+                .expression_attribute_values(":at", n(at)),
+            None => req.update_expression("REMOVE #blocked SET #updated = :now"),
+        };
+        conditional("block_account", req.send().settled().await)
     }
 
     async fn claim_key_check(

@@ -28,6 +28,9 @@ struct Data {
     tokens: HashMap<String, TokenRecord>,
     #[serde(default)]
     key_checks: HashMap<String, i64>,
+    /// Rate-limit windows: key → (hits, expires_at).
+    #[serde(default)]
+    limits: HashMap<String, (u32, i64)>,
 }
 
 /// Sessions and users in a mutex-protected map. Same semantics as the DynamoDB store, including the
@@ -149,7 +152,7 @@ impl Store for MemoryStore {
                 let app_ok =
                     user.appid == session.appid || (user.appid.is_none() && login.legacy_app);
                 let uid_ok = user.uid.is_none() || user.uid == session.uid;
-                if !app_ok || !uid_ok {
+                if !app_ok || !uid_ok || user.blocked_at.is_some() {
                     return Err(conflict("user of another app or account"));
                 }
             }
@@ -178,6 +181,7 @@ impl Store for MemoryStore {
                     updated_at: login.now,
                     profile: None,
                     phone: None,
+                    blocked_at: None,
                 });
             user.appid = session.appid.clone();
             user.uid = session.uid.clone();
@@ -354,6 +358,56 @@ impl Store for MemoryStore {
             Ok(true)
         })
         .map(|_| ())
+    }
+
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        self.with(|d| {
+            let hits = d.limits.entry(key.to_string()).or_insert((0, expires_at));
+            if hits.0 >= limit {
+                return Ok(false);
+            }
+            hits.0 += 1;
+            hits.1 = expires_at;
+            // Forget windows long past (DynamoDB's TTL does that for the table).
+            let oldest = expires_at - 86_400;
+            d.limits.retain(|_, (_, until)| *until > oldest);
+            Ok(true)
+        })
+    }
+
+    async fn block_user(&self, openid: &str, at: Option<i64>) -> Result<bool, StoreError> {
+        self.with(|d| {
+            Ok(match d.users.get_mut(openid) {
+                Some(user) => {
+                    user.blocked_at = at;
+                    true
+                }
+                None => false,
+            })
+        })
+    }
+
+    async fn block_account(
+        &self,
+        uid: &str,
+        at: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.with(|d| {
+            Ok(match d.accounts.get_mut(uid) {
+                Some(account) => {
+                    account.blocked_at = at;
+                    account.updated_at = now;
+                    true
+                }
+                None => false,
+            })
+        })
     }
 
     async fn claim_key_check(

@@ -108,6 +108,9 @@ pub struct User {
     pub profile: Option<Profile>,
     /// The phone number as earlier releases kept it; accounts hold it now.
     pub phone: Option<Phone>,
+    /// When the operator blocked this user (epoch seconds).
+    #[serde(default)]
+    pub blocked_at: Option<i64>,
 }
 
 /// A person: one account id (`uid`, random) for every openid that WeChat says is the same person
@@ -126,6 +129,9 @@ pub struct Account {
     /// Set when this account was linked into another (the survivor): this id is an alias of it.
     #[serde(default)]
     pub merged_into: Option<String>,
+    /// When the operator blocked this account (epoch seconds).
+    #[serde(default)]
+    pub blocked_at: Option<i64>,
 }
 
 /// How a login writes the account.
@@ -247,6 +253,24 @@ pub trait Store: Send + Sync {
 
     /// Saves the phone number of an account that is not an alias (`StoreError::Conflict` otherwise).
     async fn save_phone(&self, uid: &str, phone: &Phone, now: i64) -> Result<(), StoreError>;
+
+    /// Counts one request in a rate-limit window (`key`, created on first use and expiring at
+    /// `expires_at`): true when counted, false (nothing written) when `limit` requests were counted
+    /// already. One conditional write.
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Blocks (`Some(at)`) or unblocks (`None`) a user item. False when there is no such user.
+    async fn block_user(&self, openid: &str, at: Option<i64>) -> Result<bool, StoreError>;
+
+    /// Blocks or unblocks an account (its `updated_at` moves, so a login planned before fails its
+    /// condition). False when there is no such account.
+    async fn block_account(&self, uid: &str, at: Option<i64>, now: i64)
+    -> Result<bool, StoreError>;
 
     /// Claims the right to ask WeChat's checksession about a session: true at most once per `interval`
     /// seconds per session (a conditional write), false for a session that does not exist.

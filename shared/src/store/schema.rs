@@ -31,6 +31,10 @@ pub mod attr {
     pub const IDENTITIES: &str = "identities";
     /// Account: the survivor it was merged into (it is an alias then).
     pub const MERGED_INTO: &str = "merged_into";
+    /// User and account: when the operator blocked it (absent: not blocked).
+    pub const BLOCKED_AT: &str = "blocked_at";
+    /// Rate-limit window: the requests counted in it (`count` is a reserved word).
+    pub const HITS: &str = "hits";
     /// Session and user: the WeChat openid.
     pub const OPENID: &str = "openid";
     /// Session and user: the WeChat unionid, when known.
@@ -82,6 +86,9 @@ pub const TOKEN_PREFIX: &str = "TOKEN#";
 pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 /// Key prefix of the unionid → account items: `UNIONID#<unionid>`.
 pub const UNIONID_PREFIX: &str = "UNIONID#";
+/// Key prefix of rate-limit windows: `LIMIT#<scope>#<window start>#<hash of the subject>`, expiring
+/// with their window (TTL).
+pub const LIMIT_PREFIX: &str = "LIMIT#";
 
 pub fn session_pk(key_hash: &str) -> String {
     format!("{SESSION_PREFIX}{key_hash}")
@@ -102,6 +109,20 @@ pub fn account_pk(uid: &str) -> String {
 pub fn unionid_pk(unionid: &str) -> String {
     format!("{UNIONID_PREFIX}{unionid}")
 }
+
+pub fn limit_pk(window: &str) -> String {
+    format!("{LIMIT_PREFIX}{window}")
+}
+
+/// Every key prefix, for the functions' IAM conditions (`dynamodb:LeadingKeys`).
+pub const PREFIXES: [&str; 6] = [
+    SESSION_PREFIX,
+    USER_PREFIX,
+    TOKEN_PREFIX,
+    ACCOUNT_PREFIX,
+    UNIONID_PREFIX,
+    LIMIT_PREFIX,
+];
 
 /// The table's key schema, attribute definitions and index, as plain data: what `template.yaml` and
 /// `CreateTable` must agree on.

@@ -225,7 +225,8 @@ impl World {
         let clock = Arc::new(ManualClock::new(START));
         let sessions = Sessions::new(store.clone(), clock.clone(), TTL, IDLE);
         let wechat = wxauth_tests::env::wechat_client(&wx_url, Duration::from_secs(5));
-        let functions = wxauth::bootstrap::functions(&sessions, vec![wechat]).expect("one app");
+        let functions = wxauth::bootstrap::functions(&sessions, vec![wechat], &Default::default())
+            .expect("one app");
         World {
             login: functions.login,
             userinfo: functions.userinfo,

@@ -82,8 +82,9 @@ async fn login_returns_an_skey_and_stores_only_its_hash() {
             let items = dynamo::scan_all(client, table).await;
             assert_eq!(
                 items.len(),
-                4,
-                "one session, one user, its new account, its unionid's mapping"
+                6,
+                "one session, one user, its new account, its unionid's mapping, and the two \
+                 rate-limit windows it was counted in (per IP, per user)"
             );
             let dump = format!("{items:?}");
             assert!(!dump.contains(skey), "the skey itself is stored");

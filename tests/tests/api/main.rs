@@ -8,6 +8,7 @@ mod bad_input;
 mod error_codes;
 mod faults;
 mod lambda_binaries;
+mod limits;
 mod load;
 mod local_server;
 mod login;

@@ -250,7 +250,63 @@ async fn phone_by_code_with_a_shared_access_token() {
             .and_then(|r| r.token)
             .expect("token cached");
         logs::assert_clean(&[token.token.expose(), SECRET]);
+        // Issue 13 (5): the table holds the access_token sealed, never in clear.
+        let stored = token.token.expose();
+        assert!(stored.starts_with("v1."), "{backend:?}: sealed");
+        let issued = env.tokens.get().await.expect("the token in use");
+        assert!(
+            !stored.contains(issued.expose()),
+            "{backend:?}: not in clear"
+        );
+        logs::assert_clean(&[issued.expose()]);
     }
+}
+
+/// Issue 13 (5): a token stored in clear (by an earlier release) or sealed under another app secret
+/// is not used: it is replaced by a refresh, then sealed.
+#[tokio::test]
+async fn a_token_that_does_not_open_is_replaced() {
+    let env = Env::new(Backend::Memory).await;
+    let skey = env.login_as("alice").await;
+    let plain = wxauth::store::CachedToken {
+        token: wxauth::secret::Secret::new("PLAIN_TOKEN_OF_AN_EARLIER_RELEASE"),
+        expires_at: START + 7200,
+        fetched_at: START,
+    };
+    assert!(
+        env.store
+            .lease_token(APPID, "earlier", START, START + 8)
+            .await
+            .expect("lease")
+    );
+    assert!(
+        env.store
+            .put_token(APPID, "earlier", &plain)
+            .await
+            .expect("put")
+    );
+    let code = env.sim.mint_phone_code("13800138000");
+    let (status, out) = env
+        .call(
+            Req::new("POST", "/phone")
+                .skey(&skey)
+                .json(&json!({"code": code})),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        env.sim.calls("stable_token"),
+        1,
+        "refreshed instead of used"
+    );
+    let stored = env
+        .store
+        .get_token(APPID)
+        .await
+        .expect("ok")
+        .and_then(|r| r.token)
+        .expect("token");
+    assert!(stored.token.expose().starts_with("v1."));
 }
 
 #[tokio::test]

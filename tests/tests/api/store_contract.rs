@@ -59,6 +59,7 @@ fn account(uid: &str, identities: &[(&str, &str)], now: i64) -> Account {
         created_at: now,
         updated_at: now,
         merged_into: None,
+        blocked_at: None,
     }
 }
 

@@ -209,6 +209,9 @@ fn actions_of(method: &str) -> &'static [&'static str] {
         "sessions_of" => &["dynamodb:Query"],
         "touch_session"
         | "move_session"
+        | "count_in_window"
+        | "block_user"
+        | "block_account"
         | "save_profile"
         | "save_phone"
         | "claim_key_check"
@@ -219,6 +222,60 @@ fn actions_of(method: &str) -> &'static [&'static str] {
         "delete_sessions_of" => &["dynamodb:Query", "dynamodb:DeleteItem"],
         other => panic!("unknown store method {other}: map it to its IAM actions"),
     }
+}
+
+/// The key prefixes (`dynamodb:LeadingKeys`) a store method's table requests touch (index queries
+/// are keyed by openid: their statement has no such condition).
+fn prefixes_of(method: &str) -> &'static [&'static str] {
+    use wxauth::store::schema::{
+        ACCOUNT_PREFIX, LIMIT_PREFIX, SESSION_PREFIX, TOKEN_PREFIX, UNIONID_PREFIX, USER_PREFIX,
+    };
+    match method {
+        "create_session" => &[SESSION_PREFIX, USER_PREFIX, ACCOUNT_PREFIX, UNIONID_PREFIX],
+        "create_account" | "merge_accounts" => &[USER_PREFIX, ACCOUNT_PREFIX, UNIONID_PREFIX],
+        "get_session" | "touch_session" | "delete_session" | "delete_sessions_of"
+        | "move_session" | "claim_key_check" => &[SESSION_PREFIX],
+        "get_user" | "block_user" => &[USER_PREFIX],
+        "get_account" | "save_profile" | "save_phone" | "block_account" => &[ACCOUNT_PREFIX],
+        "get_unionid" => &[UNIONID_PREFIX],
+        "count_in_window" => &[LIMIT_PREFIX],
+        "get_token" | "lease_token" | "put_token" | "release_token_lease" => &[TOKEN_PREFIX],
+        "sessions_of" => &[],
+        other => panic!("unknown store method {other}: map it to its key prefixes"),
+    }
+}
+
+/// The key prefixes a function's table statements allow (`dynamodb:LeadingKeys`, every statement on
+/// the table itself must have one).
+fn leading_keys(t: &Value, function: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for policy in resource(t, function)["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies")
+    {
+        for st in policy["Statement"].as_sequence().expect("Statement") {
+            let on_table =
+                text(&st["Resource"]).trim_start_matches('!') == "GetAtt SessionTable.Arn";
+            if !on_table {
+                continue;
+            }
+            let keys = &st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            let keys = if keys.is_null() {
+                Vec::new()
+            } else {
+                strings(keys)
+            };
+            assert!(
+                !keys.is_empty(),
+                "{function}: a table statement without LeadingKeys: {st:?}"
+            );
+            out.extend(
+                keys.into_iter()
+                    .map(|k| k.trim_end_matches('*').to_string()),
+            );
+        }
+    }
+    out
 }
 
 /// The DynamoDB and SSM actions a function's policies grant.
@@ -301,8 +358,12 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
         )
     };
     let build = |s: &Arc<CountingStore>| {
-        wxauth::bootstrap::functions(&sessions(s), vec![wechat(APPID), wechat(APP2)])
-            .expect("two apps")
+        wxauth::bootstrap::functions(
+            &sessions(s),
+            vec![wechat(APPID), wechat(APP2)],
+            &Default::default(),
+        )
+        .expect("two apps")
     };
     let login = build(&login_store).login;
     let authorizer = build(&auth_store).authorizer;
@@ -449,6 +510,16 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
         if function != "AuthorizerFunction" {
             needed.insert("ssm:GetParameter".into());
         }
+        let prefixes: BTreeSet<String> = store
+            .called()
+            .iter()
+            .flat_map(|m| prefixes_of(m).iter().map(|p| p.to_string()))
+            .collect();
+        assert_eq!(
+            leading_keys(&t, function),
+            prefixes,
+            "{function}: the key prefixes it may touch != those its code touches"
+        );
         assert_eq!(
             granted(&t, function),
             needed,
