@@ -376,35 +376,47 @@ impl Signals {
     }
 }
 
+/// How long a client may take to send a request's headers (and, between the requests of a kept-alive
+/// connection, to start the next one): a half-sent request holds a connection no longer.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn serve(listener: TcpListener, gateway: Gateway, mut signals: Signals) {
     let app = Router::new()
         .fallback(any_request)
         .with_state(Arc::new(gateway));
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let name = signals.recv().await;
-        say(&format!(
-            "{name}: stopping (finishing the requests in flight)"
-        ));
-        let _ = stopping_tx.send(());
-    });
-    let grace = async {
-        if stopping_rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    tokio::select! {
-        result = server.into_future() => {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server error");
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let name = loop {
+        let (stream, peer) = tokio::select! {
+            name = signals.recv() => break name,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        let service = hyper_util::service::TowerToHyperService::new(app);
+        let connection =
+            graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended");
             }
-        }
-        () = grace => {
+        });
+    };
+    say(&format!(
+        "{name}: stopping (finishing the requests in flight)"
+    ));
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             say(&format!(
                 "requests still running after {} s: stopping anyway",
                 SHUTDOWN_GRACE.as_secs()
@@ -418,7 +430,7 @@ async fn serve(listener: TcpListener, gateway: Gateway, mut signals: Signals) {
 /// 500 answer), then one log line.
 async fn any_request(
     State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::Extension(ConnectInfo(peer)): axum::Extension<ConnectInfo<SocketAddr>>,
     req: Request,
 ) -> Response {
     let started = Instant::now();

@@ -42,6 +42,11 @@ pub struct Route {
 }
 
 impl Route {
+    /// The largest body the route's function accepts ([`crate::web::MAX_BODY_BYTES`]).
+    pub fn body_limit(&self) -> usize {
+        crate::web::MAX_BODY_BYTES
+    }
+
     /// `"METHOD /path"`, API Gateway's route key.
     pub fn key(&self) -> String {
         format!("{} {}", self.method, self.path)

@@ -39,18 +39,41 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, crate::tls::Err
 pub struct WechatClient {
     http: reqwest::Client,
     base: String,
+    /// Where to go when no connection to `base` can be made at all (WeChat's disaster-recovery
+    /// domain, for the default base only).
+    fallback: Option<String>,
     appid: String,
     secret: Secret,
 }
 
+/// WeChat's disaster-recovery domain, for when `api.weixin.qq.com` cannot be reached.
+pub const FALLBACK_API_BASE: &str = "https://api2.weixin.qq.com";
+
+/// How one request went: WeChat's answer (or error), or no connection at all.
+enum Sent {
+    Answer(Result<Value, WechatError>),
+    /// No connection could be made: the request cannot have reached WeChat.
+    Unreachable(WechatError),
+}
+
 impl WechatClient {
     pub fn new(http: reqwest::Client, base: &str, appid: &str, secret: Secret) -> Self {
+        let base = base.trim_end_matches('/').to_string();
+        let fallback =
+            (base == crate::config::DEFAULT_API_BASE).then(|| FALLBACK_API_BASE.to_string());
         WechatClient {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            base,
+            fallback,
             appid: appid.to_string(),
             secret,
         }
+    }
+
+    /// Another fallback base than WeChat's own (tests: a simulator), or none.
+    pub fn with_fallback(mut self, base: Option<&str>) -> Self {
+        self.fallback = base.map(|b| b.trim_end_matches('/').to_string());
+        self
     }
 
     pub fn appid(&self) -> &str {
@@ -63,26 +86,40 @@ impl WechatClient {
         crate::crypto::at_rest_key(self.secret.expose(), "wxauth access_token at rest v1")
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, WechatError> {
-        let mut url = url::Url::parse(&format!("{}{path}", self.base))
-            .map_err(|_| WechatError::Unavailable("invalid WX_API_BASE".into()))?;
-        url.query_pairs_mut().extend_pairs(query);
-        Ok(url)
+    /// Sends the request `build` makes for a base URL; when no connection to the base can be made at
+    /// all, once more to the fallback, within the same deadline. Never after a request may have
+    /// reached WeChat (a code is single-use).
+    async fn send(
+        &self,
+        build: impl Fn(&str) -> Result<reqwest::RequestBuilder, WechatError>,
+    ) -> Result<Value, WechatError> {
+        match send(build(&self.base)?).await {
+            Sent::Answer(answer) => answer,
+            Sent::Unreachable(e) => match &self.fallback {
+                Some(fallback) => {
+                    tracing::warn!(error = %e, "WeChat unreachable; trying its fallback domain");
+                    match send(build(fallback)?).await {
+                        Sent::Answer(answer) => answer,
+                        Sent::Unreachable(e) => Err(e),
+                    }
+                }
+                None => Err(e),
+            },
+        }
     }
 
     /// Exchanges a `wx.login` code. Never retried: a code is single-use, and a retry after a transient
     /// error would turn it into 40163.
     pub async fn code2session(&self, code: &str) -> Result<CodeSession, WechatError> {
-        let url = self.url(
-            "/sns/jscode2session",
-            &[
-                ("appid", &self.appid),
-                ("secret", self.secret.expose()),
-                ("js_code", code),
-                ("grant_type", "authorization_code"),
-            ],
-        )?;
-        let body = send(self.http.get(url)).await?;
+        let query = [
+            ("appid", self.appid.as_str()),
+            ("secret", self.secret.expose()),
+            ("js_code", code),
+            ("grant_type", "authorization_code"),
+        ];
+        let body = self
+            .send(|base| Ok(self.http.get(url_at(base, "/sns/jscode2session", &query)?)))
+            .await?;
         let openid = non_empty_str(&body, "openid")?;
         let session_key = non_empty_str(&body, "session_key")?;
         let unionid = body
@@ -141,14 +178,20 @@ impl WechatClient {
     /// `POST /cgi-bin/stable_token` in normal mode (`force_refresh: false`): WeChat returns the same token
     /// until shortly before it expires, so every instance may call it without invalidating the others'.
     pub async fn stable_token(&self) -> Result<AccessToken, WechatError> {
-        let url = self.url("/cgi-bin/stable_token", &[])?;
         let body = serde_json::json!({
             "grant_type": "client_credential",
             "appid": self.appid,
             "secret": self.secret.expose(),
             "force_refresh": false,
         });
-        let answer = send(self.http.post(url).json(&body)).await?;
+        let answer = self
+            .send(|base| {
+                Ok(self
+                    .http
+                    .post(url_at(base, "/cgi-bin/stable_token", &[])?)
+                    .json(&body))
+            })
+            .await?;
         let token = non_empty_str(&answer, "access_token")?;
         if token.len() > 512 {
             return Err(WechatError::Unavailable(
@@ -172,16 +215,16 @@ impl WechatClient {
         access_token: &Secret,
         code: &str,
     ) -> Result<PhoneInfo, WechatError> {
-        let url = self.url(
-            "/wxa/business/getuserphonenumber",
-            &[("access_token", access_token.expose())],
-        )?;
-        let answer = send(
-            self.http
-                .post(url)
-                .json(&serde_json::json!({ "code": code })),
-        )
-        .await?;
+        let query = [("access_token", access_token.expose())];
+        let body = serde_json::json!({ "code": code });
+        let answer = self
+            .send(|base| {
+                Ok(self
+                    .http
+                    .post(url_at(base, "/wxa/business/getuserphonenumber", &query)?)
+                    .json(&body))
+            })
+            .await?;
         answer
             .get("phone_info")
             .and_then(PhoneInfo::from_json)
@@ -197,16 +240,16 @@ impl WechatClient {
         session_key: &Secret,
     ) -> Result<bool, WechatError> {
         let signature = crate::crypto::checksession_signature(session_key.expose());
-        let url = self.url(
-            "/wxa/checksession",
-            &[
-                ("access_token", access_token.expose()),
-                ("signature", &signature),
-                ("openid", openid),
-                ("sig_method", "hmac_sha256"),
-            ],
-        )?;
-        match send(self.http.get(url)).await {
+        let query = [
+            ("access_token", access_token.expose()),
+            ("signature", signature.as_str()),
+            ("openid", openid),
+            ("sig_method", "hmac_sha256"),
+        ];
+        match self
+            .send(|base| Ok(self.http.get(url_at(base, "/wxa/checksession", &query)?)))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(WechatError::SessionKeyInvalid) => Ok(false),
             Err(e) => Err(e),
@@ -222,20 +265,38 @@ fn non_empty_str(body: &Value, name: &str) -> Result<String, WechatError> {
         .ok_or_else(|| WechatError::Unavailable(format!("answer without {name}")))
 }
 
-/// Sends a request and returns the JSON body of a successful answer, or the mapped WeChat error; gives
-/// up at the request's deadline ([`crate::deadline`]) as at the client's own timeout.
-pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<Value, WechatError> {
-    crate::deadline::within(exchange(req))
-        .await
-        .unwrap_or_else(|_| {
-            Err(WechatError::Unavailable(
-                "no answer before the deadline".into(),
-            ))
-        })
+/// `base` + `path` + the query.
+fn url_at(base: &str, path: &str, query: &[(&str, &str)]) -> Result<url::Url, WechatError> {
+    let mut url = url::Url::parse(&format!("{base}{path}"))
+        .map_err(|_| WechatError::Unavailable("invalid WX_API_BASE".into()))?;
+    url.query_pairs_mut().extend_pairs(query);
+    Ok(url)
 }
 
-async fn exchange(req: reqwest::RequestBuilder) -> Result<Value, WechatError> {
-    let mut resp = req.send().await.map_err(transport_error)?;
+/// Sends a request: the JSON body of a successful answer or the mapped WeChat error, or no connection
+/// at all. Gives up at the request's deadline ([`crate::deadline`]) as at the client's own timeout.
+async fn send(req: reqwest::RequestBuilder) -> Sent {
+    let sent = match crate::deadline::within(req.send()).await {
+        Err(_) => return Sent::Answer(Err(deadline_passed())),
+        Ok(sent) => sent,
+    };
+    match sent {
+        Err(e) if e.is_connect() && !e.is_timeout() => Sent::Unreachable(transport_error(e)),
+        Err(e) => Sent::Answer(Err(transport_error(e))),
+        Ok(resp) => Sent::Answer(
+            crate::deadline::within(read(resp))
+                .await
+                .unwrap_or_else(|_| Err(deadline_passed())),
+        ),
+    }
+}
+
+fn deadline_passed() -> WechatError {
+    WechatError::Unavailable("no answer before the deadline".into())
+}
+
+/// Reads an answer: its JSON body, or the mapped WeChat error.
+async fn read(mut resp: reqwest::Response) -> Result<Value, WechatError> {
     let status = resp.status();
     if !status.is_success() {
         return Err(WechatError::Unavailable(format!(
@@ -441,13 +502,19 @@ mod tests {
             "wx1",
             Secret::new("s3cr3t"),
         );
-        let url = c
-            .url("/sns/jscode2session", &[("js_code", "a b&c=d")])
-            .expect("url");
+        let url = url_at(&c.base, "/sns/jscode2session", &[("js_code", "a b&c=d")]).expect("url");
         assert_eq!(
             url.as_str(),
             "http://h/sns/jscode2session?js_code=a+b%26c%3Dd"
         );
         assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert_eq!(c.fallback, None, "another base has no fallback");
+        let default = WechatClient::new(
+            reqwest::Client::new(),
+            crate::config::DEFAULT_API_BASE,
+            "wx1",
+            Secret::new("s"),
+        );
+        assert_eq!(default.fallback.as_deref(), Some(FALLBACK_API_BASE));
     }
 }

@@ -95,6 +95,26 @@ impl Answer {
         )
     }
 
+    /// A body not sent within [`super::body::BODY_TIMEOUT`] (the local server's own limit).
+    pub fn body_slow(request_id: &str) -> Answer {
+        Answer::gateway(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request Timeout",
+            "body too slow",
+            request_id,
+        )
+    }
+
+    /// Too many bodies being received at once (the local server's own limit).
+    pub fn busy(request_id: &str) -> Answer {
+        Answer::gateway(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            "too many bodies in flight",
+            request_id,
+        )
+    }
+
     /// What API Gateway answers when the integration fails (a function that crashed, for instance).
     pub fn internal_error(note: &str, request_id: &str) -> Answer {
         Answer::gateway(

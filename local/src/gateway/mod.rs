@@ -39,6 +39,7 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use http::header::CONTENT_LENGTH;
 use serde_json::Value;
+use wxauth::error::ApiError;
 use wxauth::routes::{self, Function, Route};
 
 use crate::dev::Dev;
@@ -52,11 +53,16 @@ pub use wxauth::bootstrap::Functions;
 pub struct Gateway {
     functions: Functions,
     dev: Option<Dev>,
+    in_flight: body::InFlight,
 }
 
 impl Gateway {
     pub fn new(functions: Functions, dev: Option<Dev>) -> Gateway {
-        Gateway { functions, dev }
+        Gateway {
+            functions,
+            dev,
+            in_flight: body::InFlight::default(),
+        }
     }
 
     /// Whether the dev routes are served (simulator mode).
@@ -79,10 +85,38 @@ impl Gateway {
         if body::declared_too_large(declared) {
             return Answer::too_large(&id);
         }
-        let body = match body::read(body, MAX_REQUEST_BYTES).await {
+        // Each route's own limit, applied before buffering (API Gateway would buffer up to 10 MB
+        // and let the function answer the same 413), within the budget of all bodies in flight.
+        let limit = routes::find(parts.method.as_str(), parts.uri.path())
+            .map_or(wxauth::web::MAX_BODY_BYTES, |r| r.body_limit());
+        // A GET's body is no function's business: received, dropped, not buffered.
+        if parts.method == http::Method::GET {
+            return match body::discard(body).await {
+                Ok(()) => {
+                    self.dispatch(Incoming::new(&parts, Vec::new(), peer, id))
+                        .await
+                }
+                Err(body::BodyError::TooLarge) => Answer::too_large(&id),
+                Err(body::BodyError::Broken) => Answer::body_broken(&id),
+                Err(body::BodyError::Slow) => Answer::body_slow(&id),
+            };
+        }
+        let Some(_room) = self.in_flight.reserve(limit) else {
+            return Answer::busy(&id);
+        };
+        let body = match body::read(body, limit).await {
             Ok(b) => b,
-            Err(body::BodyError::TooLarge) => return Answer::too_large(&id),
+            Err(body::BodyError::TooLarge)
+                if declared.is_some_and(|l| l > MAX_REQUEST_BYTES as u64) =>
+            {
+                return Answer::too_large(&id);
+            }
+            Err(body::BodyError::TooLarge) => {
+                let refused = ApiError::PayloadTooLarge(limit);
+                return from_function(wxauth::web::error(&refused), &id);
+            }
             Err(body::BodyError::Broken) => return Answer::body_broken(&id),
+            Err(body::BodyError::Slow) => return Answer::body_slow(&id),
         };
         self.dispatch(Incoming::new(&parts, body, peer, id)).await
     }

@@ -113,7 +113,17 @@ fn persist(path: &Path, data: &Data) -> Result<(), StoreError> {
     };
     let bytes = serde_json::to_vec(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(err)?;
+    // It holds session keys: readable by its owner only, from the moment it exists.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(err)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(err)?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(err)?;
+    file.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 
@@ -527,6 +537,12 @@ mod tests {
                 store.create_session(&l).await,
                 Err(StoreError::Conflict(_))
             ));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "session keys are its owner's only");
         }
         let store = MemoryStore::open(&path).expect("reopen");
         assert_eq!(

@@ -37,6 +37,14 @@ fn assert_absent(output: &str, secrets: &[&str]) {
     }
 }
 
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
 /// A method that no route of the table has on this path.
 fn other_method(path: &str) -> &'static str {
     ["DELETE", "PATCH", "PUT", "GET", "POST"]
@@ -879,4 +887,116 @@ async fn run_readme_block(name: &str, one_line_per_curl: bool) {
             "one log line per curl:\n{output}"
         );
     }
+}
+
+/// The server's resident memory, in bytes (Linux).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+/// Issue 13 (6): no client can hold the local server open forever or make it buffer what it will
+/// refuse: half-sent headers are cut after the header timeout, unfinished bodies are read no further
+/// than the route's own limit, and the `--data` file is its owner's only.
+#[tokio::test]
+async fn slow_and_unfinished_requests_hold_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = temp_path("hardened.json");
+    let data_arg = data.to_str().expect("utf-8").to_string();
+    let server = LocalServer::start(&["--data", &data_arg], &[]).await;
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let before = rss(server.pid());
+
+    // 30 bodies announced as 9 MiB, 1 MiB of each sent, never finished.
+    let chunk = vec![b'a'; 1024 * 1024];
+    let mut open = Vec::new();
+    for _ in 0..30 {
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            9 * 1024 * 1024
+        );
+        s.write_all(head.as_bytes()).await.expect("head");
+        let _ = s.write_all(&chunk).await;
+        open.push(s);
+    }
+    // 50 requests whose headers never end.
+    let mut half = Vec::new();
+    for _ in 0..50 {
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /me HTTP/1.1\r\nHost: x\r\nX-WX-Skey: ")
+            .await
+            .expect("half");
+        half.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let grown = rss(server.pid()).saturating_sub(before);
+    assert!(
+        grown < 40 * 1024 * 1024,
+        "30 unfinished bodies made the server grow by {} MiB",
+        grown / (1024 * 1024)
+    );
+    // The server still serves everyone else.
+    let code = http_client()
+        .post(format!("{}/dev/code", server.url))
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(code.status(), 200);
+    // Half-sent headers are cut once the header timeout passes.
+    tokio::time::sleep(wxauth_local::server::HEADER_TIMEOUT + Duration::from_secs(1)).await;
+    for mut s in half {
+        let mut buf = [0u8; 512];
+        let read = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+            .await
+            .expect("the server ended the connection");
+        let n = read.unwrap_or(0);
+        assert!(
+            n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+            "{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+    drop(open);
+
+    // The data file holds session keys: its owner's only.
+    let code: serde_json::Value = http_client()
+        .post(format!("{}/dev/code", server.url))
+        .body("{}")
+        .send()
+        .await
+        .expect("code")
+        .json()
+        .await
+        .expect("json");
+    let login = http_client()
+        .post(format!("{}/login", server.url))
+        .json(&serde_json::json!({"code": code["code"]}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&data)
+            .expect("data file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (status, output) = server.stop().await;
+    assert!(status.success(), "{output}");
+    remove(&data);
 }

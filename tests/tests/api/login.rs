@@ -459,3 +459,44 @@ async fn absent_unionid_is_accepted() {
     assert_eq!(s.unionid, None);
     let _: Value = body;
 }
+
+/// Issue 13 (7): when no connection to WeChat's API domain can be made at all, the same request goes
+/// to its disaster-recovery domain (within the same deadline); never when the request may have reached
+/// WeChat, since a code works once.
+#[tokio::test]
+async fn an_unreachable_wechat_domain_falls_back_but_never_resends_a_code() {
+    let env = Env::new(Backend::Memory).await;
+    let login_over = |base: &str, fallback: &str| {
+        let wechat = WechatClient::new(
+            http_client(Duration::from_secs(2)).expect("client"),
+            base,
+            APPID,
+            Secret::new(SECRET),
+        )
+        .with_fallback(Some(fallback));
+        wxauth_tests::env::login_handler(wechat, &env.sessions)
+    };
+    // No connection to the main domain: the fallback answers.
+    let down = DeadPort::new();
+    let handler = login_over(&down.url(), &env.wx_url);
+    let before = env.sim.calls("jscode2session");
+    let req = Req::new("POST", "/login").json(&json!({"code": env.sim.mint_code("alice")}));
+    let (status, body) = parts(handler.handle(req.into_request()).await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(env.sim.calls("jscode2session"), before + 1);
+
+    // The main domain took the request and hung up: the code may be spent, so no second try.
+    let hangs = wxauth_local::simulator::Simulator::new(APPID, SECRET);
+    let hangs_url = hangs.spawn().await.expect("simulator");
+    hangs.set_fault(Some(Fault::Close));
+    let handler = login_over(&hangs_url, &env.wx_url);
+    let before = env.sim.calls("jscode2session");
+    let req = Req::new("POST", "/login").json(&json!({"code": env.sim.mint_code("bob")}));
+    let (status, body) = parts(handler.handle(req.into_request()).await);
+    assert_eq!((status, code(&body)), (503, "WECHAT_UNAVAILABLE"), "{body}");
+    assert_eq!(
+        env.sim.calls("jscode2session"),
+        before,
+        "the fallback was not asked"
+    );
+}
