@@ -11,11 +11,16 @@
  *
  * What the server must provide (docs/contract.md): the API routes, the gateway's 401/403 answers, and the
  * simulator's POST /dev/code {"user"} -> {"code"}, POST /dev/userinfo (X-WX-Skey) ->
- * {rawData, signature, encryptedData, iv}, POST /dev/phone-code {"phoneNumber"} -> {"code"}.
+ * {rawData, signature, encryptedData, iv}, POST /dev/phone-code {"phoneNumber"} -> {"code"},
+ * GET /dev/avatar.png -> a PNG.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const http = require('node:http');
 const { createWxFake, countRequests, devCodeProvider, httpJson } = require('./wx-fake');
 const { closedPort } = require('./fake-server');
 const { rejectionOf, assertWxAuthError } = require('./harness');
@@ -160,8 +165,10 @@ test('getUserInfo with the simulator\'s data; a failed checkSession asks for fre
   await serverReady();
   const p = phone(user('userinfo'));
   const me = await p.client.me();
+  // The full profile of earlier years (with openId): {"legacy":true}. wxauth's simulator gives today's
+  // anonymous data (no openId) without it; the Rust tests cover that one.
   const devUserInfo = async () => {
-    const res = await httpJson('POST', BASE + '/dev/userinfo', undefined, { 'X-WX-Skey': p.client.getSkey() });
+    const res = await httpJson('POST', BASE + '/dev/userinfo', { legacy: true }, { 'X-WX-Skey': p.client.getSkey() });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     for (const field of ['rawData', 'signature', 'encryptedData', 'iv']) assert.equal(typeof res.body[field], 'string', field);
     return Object.assign({ errMsg: 'getUserInfo:ok' }, res.body);
@@ -181,6 +188,42 @@ test('getUserInfo with the simulator\'s data; a failed checkSession asks for fre
   const again = await p.client.getUserInfo(await devUserInfo());
   assert.equal(again.user.openId, me.openid);
   assert.equal(p.counter.count('POST', '/login'), 2);
+});
+
+/** GET url: status, content type, nosniff header and the body's bytes. */
+function getBytes(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'],
+        nosniff: res.headers['x-content-type-options'], body: Buffer.concat(chunks) }));
+    }).on('error', reject);
+  });
+}
+
+test('updateAvatar: the chooseAvatar file, uploaded to the server, is what its URL serves', { skip }, async (t) => {
+  await serverReady();
+  const p = phone(user('avatar'));
+  const sample = await getBytes(BASE + '/dev/avatar.png');
+  assert.equal(sample.status, 200);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wxauth-e2e-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tmp_chooseavatar.png');
+  fs.writeFileSync(file, sample.body);
+  const profile = await p.client.updateAvatar(file);
+  assert.match(profile.avatarUrl, new RegExp('^' + BASE + '/avatars/[A-Za-z0-9_-]{16,64}/[0-9a-f]{64}\\.png$'));
+  const served = await getBytes(profile.avatarUrl);
+  assert.equal(served.status, 200);
+  assert.equal(served.type, 'image/png');
+  assert.equal(served.nosniff, 'nosniff');
+  assert.ok(served.body.equals(sample.body), 'the URL serves what was uploaded');
+  assert.equal((await p.client.me()).user.avatarUrl, profile.avatarUrl);
+  // Not an image by its bytes: the server's INVALID_AVATAR, typed.
+  const gif = path.join(dir, 'tmp_not_an_image.png');
+  fs.writeFileSync(gif, Buffer.from('GIF89a', 'latin1'));
+  const err = await rejectionOf(p.client.updateAvatar(gif));
+  assertWxAuthError(err, ErrorCodes.INVALID_AVATAR, 400);
 });
 
 test('phone number by code, profile, and /me showing both', { skip }, async () => {

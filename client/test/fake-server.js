@@ -10,7 +10,9 @@
  *   single-app server does) -> 400 UNKNOWN_APP; `uid` in the answer with `options.accounts`;
  * - `POST /avatar` (skey): multipart, the file in the part `file`, PNG/JPEG/WebP by their bytes, else
  *   400 INVALID_AVATAR; over 1 MiB 413 PAYLOAD_TOO_LARGE; answers {user} with an avatarUrl this server
- *   serves at GET /avatars/<hash>.<ext>; `PUT /profile` takes nickName and/or avatarUrl;
+ *   serves at GET /avatars/<uid>/<sha256>.<ext>, as wxauth does (one avatar per account: a replaced one's
+ *   URL is 404; served with nosniff and a year of immutable caching); `PUT /profile` takes nickName
+ *   and/or avatarUrl;
  * - 429 RATE_LIMITED with `Retry-After`;
  * - JWT mode (`options.jwt`): POST /login also answers {token, token_expires_in}; POST /token (public,
  *   X-WX-Skey checked by the function: 401 SESSION_EXPIRED) answers a fresh token; GET /me and the app's
@@ -34,7 +36,10 @@ const MAX_UPLOAD = 1024 * 1024;
 const MAX_AVATAR = 1024 * 1024;
 const MAX_AVATAR_BODY = MAX_AVATAR + 64 * 1024;
 
-/** The image format of `bytes` by its signature, or null: PNG, JPEG, WebP. */
+/**
+ * The image format of `bytes` by its signature, or null: PNG, JPEG, WebP. (wxauth itself walks the whole
+ * structure, and refuses a signature in front of anything else; the client does not depend on that.)
+ */
 function imageFormat(bytes) {
   if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
     return { ext: 'png', type: 'image/png' };
@@ -121,7 +126,7 @@ function startFakeServer(options = {}) {
     appids: options.appids || null,
     accounts: options.accounts === true,
     tokens: new Map(), // token -> {skey, openid, expiresAt}
-    avatars: new Map(), // name -> {content, type}
+    avatars: new Map(), // uid -> {file, content, type}
     codes: new Map(), // code -> user name (fresh codes from /dev/code)
     usedCodes: new Set(),
     phoneCodes: new Map(), // code -> phone number
@@ -372,6 +377,9 @@ function startFakeServer(options = {}) {
       return [200, { rawData, signature: sha1Hex(rawData + user.sessionKey), encryptedData: sealed.encryptedData, iv: sealed.iv }];
     } },
 
+    // wxauth's simulator: a picture as chooseAvatar gives one (here: a PNG signature is all it takes).
+    'GET /dev/avatar.png': () => ({ raw: Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), type: 'image/png' }),
+
     'POST /dev/phone-code': (ctx) => {
       const body = jsonBody(ctx.body, { optional: true });
       const code = 'phone-' + crypto.randomBytes(12).toString('hex');
@@ -388,17 +396,18 @@ function startFakeServer(options = {}) {
       if (file.content.length > MAX_AVATAR) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'avatar over 1 MiB');
       const format = imageFormat(file.content);
       if (!format) throw new ApiError(400, 'INVALID_AVATAR', 'not a PNG, JPEG or WebP image');
-      const name = crypto.createHash('sha256').update(file.content).digest('hex').slice(0, 16) + '.' + format.ext;
-      state.avatars.set(name, { content: file.content, type: format.type });
+      const uid = uidOf(ctx.user.openid);
+      const name = crypto.createHash('sha256').update(file.content).digest('hex') + '.' + format.ext;
+      state.avatars.set(uid, { file: name, content: file.content, type: format.type });
       state.uploads.push({ skey: ctx.skey, fields: form.fields, name: file.name, filename: file.filename, content: file.content });
-      ctx.user.profile = Object.assign({ openId: ctx.user.openid, nickName: '微信用户' }, ctx.user.profile,
-        { avatarUrl: ctx.baseUrl + '/avatars/' + name });
+      // wxauth answers the stored profile (PUT /profile's shape): its fields, no openId, no placeholders.
+      ctx.user.profile = Object.assign({}, ctx.user.profile, { avatarUrl: ctx.baseUrl + '/avatars/' + uid + '/' + name });
       return [200, { user: ctx.user.profile }];
     } },
 
-    'GET /avatars/:name': (ctx) => {
-      const avatar = state.avatars.get(ctx.params.name);
-      if (!avatar) throw new ApiError(404, 'NOT_FOUND', 'no such avatar');
+    'GET /avatars/:uid/:file': (ctx) => {
+      const avatar = state.avatars.get(ctx.params.uid);
+      if (!avatar || avatar.file !== ctx.params.file) throw new ApiError(404, 'NOT_FOUND', 'no such avatar');
       return { raw: avatar.content, type: avatar.type };
     },
 
@@ -485,7 +494,12 @@ function startFakeServer(options = {}) {
     }
     const result = await spec.handler(ctx);
     if (result && result.raw) {
-      res.writeHead(200, { 'Content-Type': result.type, 'X-Content-Type-Options': 'nosniff', 'Content-Length': result.raw.length });
+      res.writeHead(200, {
+        'Content-Type': result.type,
+        'X-Content-Type-Options': 'nosniff',
+        'Cache-Control': 'public, max-age=31536000, immutable',
+        'Content-Length': result.raw.length
+      });
       res.end(result.raw);
       return;
     }

@@ -6,8 +6,13 @@
 //!   the same openid in one app, and to the same unionid in every app bound to the simulated Open
 //!   Platform account.
 //! - `POST /dev/userinfo` with `X-WX-Skey` → `{"rawData","signature","encryptedData","iv"}`: what
-//!   `wx.getUserInfo` gives, made with the newest session_key of that session's user.
-//! - `POST /dev/phone-code` `{"phoneNumber":"13800138000"}` (optional) → `{"code"}` for `POST /phone`.
+//!   `wx.getUserInfo` gives today (the anonymous "微信用户", the grey avatar, no openId in the encrypted
+//!   data), made with the newest session_key of that session's user; body `{"legacy":true}`: the full
+//!   profile WeChat gave before 2021.
+//! - `POST /dev/phone-code` `{"phoneNumber":"13800138000"}` (optional) → `{"code"}` for `POST /phone`;
+//!   with `X-WX-Skey`, a code of that session's user (another user's `POST /phone` cannot redeem it).
+//! - `GET /dev/avatar.png` → a sample PNG ([`crate::sample`]), what `chooseAvatar` gives, for
+//!   `POST /avatar`.
 //!
 //! They exist only in simulator mode; errors have the functions' shape (`{"error":{"code","message"}}`).
 
@@ -19,6 +24,7 @@ use wxauth::error::ApiError;
 use wxauth::sessions::Sessions;
 use wxauth::web::{self, MAX_BODY_BYTES, StatusCode};
 
+use crate::sample;
 use crate::simulator::Simulator;
 
 /// The simulated user of `POST /dev/code` without a name.
@@ -34,6 +40,7 @@ pub enum DevRoute {
     Code,
     UserInfo,
     PhoneCode,
+    AvatarPng,
 }
 
 /// Every dev route: method, path, route, what it gives (for the start-up banner).
@@ -48,13 +55,19 @@ pub const DEV_ROUTES: &[(&str, &str, DevRoute, &str)] = &[
         "POST",
         "/dev/userinfo",
         DevRoute::UserInfo,
-        "X-WX-Skey -> wx.getUserInfo data for POST /userinfo",
+        "X-WX-Skey -> wx.getUserInfo data for POST /userinfo ({\"legacy\":true}: before 2021)",
     ),
     (
         "POST",
         "/dev/phone-code",
         DevRoute::PhoneCode,
         "{\"phoneNumber\":\"13800138000\"} -> a getPhoneNumber code",
+    ),
+    (
+        "GET",
+        "/dev/avatar.png",
+        DevRoute::AvatarPng,
+        "-> a sample PNG for POST /avatar",
     ),
 ];
 
@@ -82,8 +95,11 @@ impl Dev {
     pub async fn handle(&self, route: DevRoute, skey: Option<&str>, body: &[u8]) -> Response<Body> {
         let result = match route {
             DevRoute::Code => self.code(body),
-            DevRoute::UserInfo => self.user_info(skey).await,
-            DevRoute::PhoneCode => self.phone_code(body),
+            DevRoute::UserInfo => self.user_info(skey, body).await,
+            DevRoute::PhoneCode => self.phone_code(skey, body).await,
+            DevRoute::AvatarPng => {
+                return web::binary("image/png", sample::png(sample::GREEN), "no-store");
+            }
         };
         match result {
             Ok(value) => web::json(StatusCode::OK, &value),
@@ -115,9 +131,20 @@ impl Dev {
         Ok(json!({ "code": self.sim.mint_code_in(&appid, user) }))
     }
 
-    async fn user_info(&self, skey: Option<&str>) -> Result<Value, ApiError> {
+    async fn user_info(&self, skey: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+        let body = optional_object(body)?;
+        let legacy = match body.get("legacy") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ApiError::BadRequest("legacy must be a boolean".into())),
+        };
         let session = self.sessions.require(skey).await?;
-        let data = self.sim.user_data(&session.openid).ok_or_else(|| {
+        let data = if legacy {
+            self.sim.legacy_user_data(&session.openid)
+        } else {
+            self.sim.user_data(&session.openid)
+        };
+        let data = data.ok_or_else(|| {
             ApiError::BadRequest(
                 "the simulator has no session_key for this user (the server restarted since this \
                  login): log in again with a fresh code from POST /dev/code"
@@ -127,7 +154,7 @@ impl Dev {
         serde_json::to_value(data).map_err(|_| ApiError::Internal)
     }
 
-    fn phone_code(&self, body: &[u8]) -> Result<Value, ApiError> {
+    async fn phone_code(&self, skey: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
         let body = optional_object(body)?;
         let phone = match body.get("phoneNumber") {
             None | Some(Value::Null) => DEFAULT_PHONE,
@@ -145,7 +172,14 @@ impl Dev {
                 "phoneNumber must look like 13800138000 or +1 4155550100".into(),
             ));
         }
-        Ok(json!({ "code": self.sim.mint_phone_code(phone) }))
+        let code = match skey {
+            Some(skey) => {
+                let session = self.sessions.require(Some(skey)).await?;
+                self.sim.mint_phone_code_for(&session.openid, phone)
+            }
+            None => self.sim.mint_phone_code(phone),
+        };
+        Ok(json!({ "code": code }))
     }
 }
 
@@ -232,6 +266,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sample_avatar_is_a_png() {
+        let resp = dev().handle(DevRoute::AvatarPng, None, b"").await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "image/png");
+        assert_eq!(
+            wxauth::avatars::ImageFormat::detect(resp.body().as_ref()),
+            Some(wxauth::avatars::ImageFormat::Png)
+        );
+    }
+
+    #[tokio::test]
     async fn userinfo_needs_a_session() {
         let d = dev();
         let (status, v) = call(&d, DevRoute::UserInfo, "").await;
@@ -242,6 +287,7 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(find("POST", "/dev/code"), Some(DevRoute::Code));
+        assert_eq!(find("GET", "/dev/avatar.png"), Some(DevRoute::AvatarPng));
         assert_eq!(find("GET", "/dev/code"), None);
         assert_eq!(find("POST", "/dev/other"), None);
     }

@@ -19,6 +19,10 @@ Environment (the Lambda functions' variables, see docs/contract.md):
   WX_API_BASE            another WeChat API base URL (default https://api.weixin.qq.com)
   SESSION_TABLE          a DynamoDB table instead of memory (AWS_ENDPOINT_URL_DYNAMODB for a
                          local DynamoDB; AWS_REGION and credentials as for any AWS SDK)
+  AVATAR_BUCKET          avatars in this S3 bucket (AWS_ENDPOINT_URL_S3 for a local S3) instead
+                         of memory, or of the folder FILE.avatars/ next to --data FILE
+  AVATAR_BASE_URL        the origin of avatar URLs (a CDN); default: the request's own
+  WXAUTH_NICKNAME_CHECK  1: nicknames go through WeChat's msg_sec_check (off by default)
   SESSION_TTL_SECONDS, SESSION_IDLE_SECONDS, WX_TIMEOUT_MS
   RUST_LOG               info or debug: the functions' own log lines too";
 
@@ -30,7 +34,8 @@ struct Args {
     /// Address to listen on: HOST:PORT, or a port on 127.0.0.1
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN, value_parser = parse_listen)]
     listen: SocketAddr,
-    /// Keep sessions in this JSON file (created if missing), so that they survive restarts
+    /// Keep sessions in this JSON file (created if missing), and avatars in the folder FILE.avatars/,
+    /// so that they survive restarts
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
     /// Create the SESSION_TABLE DynamoDB table (template.yaml's schema) if it does not exist

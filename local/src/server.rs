@@ -12,6 +12,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use tokio::net::TcpListener;
+use wxauth::avatars::{AvatarStore, memory::MemoryAvatars, s3::S3Avatars};
 use wxauth::clock::SystemClock;
 use wxauth::config::SecretSource;
 use wxauth::secret::Secret;
@@ -21,7 +22,7 @@ use wxauth::wechat::{self, WechatClient};
 
 use crate::dev::{DEV_ROUTES, Dev};
 use crate::gateway::{Answer, Gateway};
-use crate::settings::{Options, Settings, StoreChoice, Wechat};
+use crate::settings::{AvatarChoice, Options, Settings, StoreChoice, Wechat};
 use crate::simulator::Simulator;
 
 /// How long requests in flight may run on after Ctrl-C / SIGTERM.
@@ -81,11 +82,13 @@ pub struct App {
     /// One line each, for the banner.
     pub wechat: String,
     pub store: String,
+    pub avatars: String,
 }
 
 /// Builds the store, the WeChat clients (and the simulator) and the three functions.
 pub async fn build(settings: &Settings) -> Result<App, StartError> {
     let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
+        || matches!(settings.avatars, AvatarChoice::Bucket(_))
         || matches!(&settings.wechat, Wechat::Real { apps, .. }
             if apps.iter().any(|a| matches!(a.secret, SecretSource::Parameter(_))));
     let sdk = if needs_aws {
@@ -94,6 +97,7 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
         None
     };
     let (store, store_line) = open_store(&settings.store, sdk.as_ref()).await?;
+    let (avatars, avatars_line) = open_avatars(&settings.avatars, sdk.as_ref())?;
     let sessions = Sessions::new(
         store,
         Arc::new(SystemClock),
@@ -179,8 +183,14 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
         }
     };
 
-    let functions = wxauth::bootstrap::functions(&sessions, clients, &settings.protection)
-        .ok_or_else(|| StartError("no mini program configured".into()))?;
+    let functions = wxauth::bootstrap::functions(
+        &sessions,
+        clients,
+        avatars,
+        &settings.profile,
+        &settings.protection,
+    )
+    .ok_or_else(|| StartError("no mini program configured".into()))?;
     let dev = dev.map(|sim| {
         let appids = sim.appids();
         Dev::new(sim, sessions.clone().for_apps(&appids))
@@ -189,7 +199,33 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
         gateway: Gateway::new(functions, dev),
         wechat: wechat_line,
         store: store_line,
+        avatars: avatars_line,
     })
+}
+
+fn open_avatars(
+    choice: &AvatarChoice,
+    sdk: Option<&SdkConfig>,
+) -> Result<(Arc<dyn AvatarStore>, String), StartError> {
+    match choice {
+        AvatarChoice::Memory => Ok((Arc::new(MemoryAvatars::new()), "in memory".to_string())),
+        AvatarChoice::Folder(folder) => {
+            let store = MemoryAvatars::in_folder(folder).map_err(|e| {
+                StartError(format!("cannot keep avatars in {}: {e}", folder.display()))
+            })?;
+            Ok((Arc::new(store), format!("folder {}", folder.display())))
+        }
+        AvatarChoice::Bucket(bucket) => {
+            let Some(sdk) = sdk else {
+                return Err(StartError("no AWS configuration".into()));
+            };
+            let http = wxauth::sdk_http::SdkHttp::new()
+                .map_err(|e| StartError(format!("cannot build the HTTP client for S3: {e}")))?;
+            let store = S3Avatars::new(sdk, http.reqwest().clone(), bucket)
+                .map_err(|e| StartError(e.to_string()))?;
+            Ok((Arc::new(store), format!("S3 bucket {bucket}")))
+        }
+    }
 }
 
 async fn open_store(
@@ -281,6 +317,7 @@ pub fn banner(settings: &Settings, local: SocketAddr, app: &App) -> String {
     }
     out.push_str(&format!("  wechat  {}\n", app.wechat));
     out.push_str(&format!("  store   {}\n", app.store));
+    out.push_str(&format!("  avatars {}\n", app.avatars));
     for (i, route) in wxauth::routes::ROUTES.iter().enumerate() {
         let label = if i == 0 { "  routes  " } else { "          " };
         let auth = if route.authorized {
@@ -289,14 +326,14 @@ pub fn banner(settings: &Settings, local: SocketAddr, app: &App) -> String {
             "public"
         };
         out.push_str(&format!(
-            "{label}{:<6} {:<16} {auth}\n",
+            "{label}{:<6} {:<22} {auth}\n",
             route.method, route.path
         ));
     }
     if app.gateway.has_dev_routes() {
         for (i, (method, path, _, what)) in DEV_ROUTES.iter().enumerate() {
             let label = if i == 0 { "  dev     " } else { "          " };
-            out.push_str(&format!("{label}{method:<6} {path:<16} {what}\n"));
+            out.push_str(&format!("{label}{method:<6} {path:<22} {what}\n"));
         }
     }
     for note in &settings.notes {

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wxauth::config::{AppConfig, Config, Protection, Role, is_appid};
+use wxauth::config::{AppConfig, Config, ProfileOptions, Protection, Role, is_appid};
 use wxauth::error::ConfigError;
 
 /// Where the server listens unless told otherwise.
@@ -69,12 +69,25 @@ pub enum StoreChoice {
     },
 }
 
+/// Where avatars live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AvatarChoice {
+    /// In memory: gone when the server stops.
+    Memory,
+    /// One file per account in this folder (next to the `--data` file: `FILE.avatars/`).
+    Folder(PathBuf),
+    /// An S3 bucket (`AVATAR_BUCKET`; `AWS_ENDPOINT_URL_S3` for a local S3).
+    Bucket(String),
+}
+
 /// The validated configuration of one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub wechat: Wechat,
     pub store: StoreChoice,
+    pub avatars: AvatarChoice,
+    pub profile: ProfileOptions,
     pub session_ttl: i64,
     pub session_idle: i64,
     pub wechat_timeout: Duration,
@@ -199,10 +212,22 @@ impl Settings {
             (None, None) => StoreChoice::Memory,
         };
 
+        let avatars = match (&config.avatar_bucket, &store) {
+            (Some(bucket), _) => AvatarChoice::Bucket(bucket.clone()),
+            (None, StoreChoice::File(file)) => {
+                let mut folder = file.clone().into_os_string();
+                folder.push(".avatars");
+                AvatarChoice::Folder(PathBuf::from(folder))
+            }
+            (None, _) => AvatarChoice::Memory,
+        };
+
         Ok(Settings {
             listen: options.listen,
             wechat,
             store,
+            avatars,
+            profile: config.profile,
             session_ttl: config.session_ttl,
             session_idle: config.session_idle,
             wechat_timeout: config.wechat_timeout,
@@ -365,6 +390,8 @@ mod tests {
         assert_eq!(s.wechat, sim(&[(SIMULATOR_APPID, true)]));
         assert!(is_appid(SIMULATOR_APPID));
         assert_eq!(s.store, StoreChoice::Memory);
+        assert_eq!(s.avatars, AvatarChoice::Memory);
+        assert_eq!(s.profile, ProfileOptions::default());
         assert_eq!(s.session_ttl, wxauth::config::DEFAULT_SESSION_TTL);
         assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
         assert!(s.notes.is_empty());
@@ -451,9 +478,17 @@ mod tests {
         o.data = Some(PathBuf::from("/tmp/x.json"));
         assert!(settings(&o, &[]).is_err());
         o.create_table = false;
+        let s = settings(&o, &[]).expect("file");
+        assert_eq!(s.store, StoreChoice::File(PathBuf::from("/tmp/x.json")));
         assert_eq!(
-            settings(&o, &[]).expect("file").store,
-            StoreChoice::File(PathBuf::from("/tmp/x.json"))
+            s.avatars,
+            AvatarChoice::Folder(PathBuf::from("/tmp/x.json.avatars"))
+        );
+        assert_eq!(
+            settings(&o, &[("AVATAR_BUCKET", "b")])
+                .expect("bucket")
+                .avatars,
+            AvatarChoice::Bucket("b".into())
         );
         assert!(settings(&o, &[("SESSION_TABLE", "t")]).is_err());
     }

@@ -16,7 +16,16 @@
 //! - `cgi-bin/stable_token` returns the same access_token until shortly before it expires, then a new one,
 //!   the old one staying valid a few minutes (the overlap WeChat documents);
 //! - `wxa/business/getuserphonenumber` needs a valid access_token (40001/42001 otherwise) and a phone code
-//!   from [`Simulator::mint_phone_code`] (single-use; countryCode sent as a number, as WeChat does);
+//!   from [`Simulator::mint_phone_code`] (single-use; countryCode sent as a number, as WeChat does); a
+//!   code minted for one user ([`Simulator::mint_phone_code_for`]) redeemed with another `openid` is
+//!   40029, as an invalid code (WeChat documents no errcode of its own for it);
+//! - `wxa/msg_sec_check` (version 2) answers `result.suggest`: `risky` for a text containing
+//!   [`RISKY_WORD`], `review` for one containing [`REVIEW_WORD`], `pass` otherwise; 40003 for an openid
+//!   that is not a user of the token's app, 61010 for a user whose last login is over 2 hours old;
+//! - [`Simulator::user_data`] is what `wx.getUserInfo` gives today (the anonymous "微信用户", the grey
+//!   avatar, no openId or unionId in the encrypted data), [`Simulator::legacy_user_data`] the full
+//!   profile of earlier years;
+//! - the JSON bodies of the POST APIs are kept ([`Simulator::received`]) for tests to inspect;
 //! - `wxa/checksession` verifies the HMAC-SHA256 signature made with the user's current session_key
 //!   (87009 when it does not match, or after [`Simulator::invalidate_session_key`]).
 
@@ -38,6 +47,7 @@ use tokio::net::TcpListener;
 
 use wxauth::clock::{Clock, SystemClock};
 use wxauth::crypto;
+use wxauth::handlers::userinfo::{ANONYMOUS_NICKNAME, DEFAULT_AVATAR_URL};
 
 /// How long a minted code stays valid.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(300);
@@ -54,6 +64,13 @@ pub const SPECIAL_CODES: &[(&str, i64, &str)] = &[
     ),
     ("system-busy", -1, "system error"),
 ];
+
+/// A nickname containing this is `risky` to `msg_sec_check`.
+pub const RISKY_WORD: &str = "risky";
+/// A nickname containing this is `review` to `msg_sec_check`.
+pub const REVIEW_WORD: &str = "review";
+/// How long after a login `msg_sec_check` still accepts the user's openid.
+pub const VISIT_WINDOW: Duration = Duration::from_secs(2 * 3600);
 
 /// A failure the simulator can be told to produce for every request, until cleared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +132,8 @@ pub struct SimUser {
     pub unionid: Option<String>,
     /// The current session_key (replaced at every login).
     pub session_key: Option<String>,
+    /// When the user last logged in (a visit, to `msg_sec_check`).
+    pub visited: Instant,
 }
 
 /// User data as `wx.getUserInfo` gives it to the mini program.
@@ -166,7 +185,10 @@ struct SimApp {
 struct State_ {
     /// Codes stand for (appid, user name).
     codes: HashMap<String, Issued<(String, String)>>,
-    phone_codes: HashMap<String, Issued<String>>,
+    /// Phone codes stand for (phone number, the openid they were issued to).
+    phone_codes: HashMap<String, Issued<(String, Option<String>)>>,
+    /// JSON bodies received, per API.
+    received: HashMap<String, Vec<Value>>,
     tokens: Vec<Token>,
     token_policy: TokenPolicy,
     users: HashMap<String, SimUser>,
@@ -346,9 +368,41 @@ impl Simulator {
     }
 
     /// Mints a single-use phone code (what `getPhoneNumber` gives the phone) for a phone number such as
-    /// `13800138000` (China) or `+1 4155550100`.
+    /// `13800138000` (China) or `+1 4155550100`, bound to no user.
     pub fn mint_phone_code(&self, phone_number: &str) -> String {
-        mint(&mut self.lock().phone_codes, phone_number.to_string())
+        mint(
+            &mut self.lock().phone_codes,
+            (phone_number.to_string(), None),
+        )
+    }
+
+    /// Mints a phone code on the phone of the user `openid`: redeemed with another openid, it fails.
+    pub fn mint_phone_code_for(&self, openid: &str, phone_number: &str) -> String {
+        mint(
+            &mut self.lock().phone_codes,
+            (phone_number.to_string(), Some(openid.to_string())),
+        )
+    }
+
+    /// The JSON bodies an API received so far (`"getuserphonenumber"`, `"msg_sec_check"`), oldest
+    /// first.
+    pub fn received(&self, api: &str) -> Vec<Value> {
+        self.lock().received.get(api).cloned().unwrap_or_default()
+    }
+
+    fn keep(&self, api: &str, body: &Value) {
+        self.lock()
+            .received
+            .entry(api.to_string())
+            .or_default()
+            .push(body.clone());
+    }
+
+    /// Makes a user's last visit `age` old (`msg_sec_check` refuses users not seen for 2 hours).
+    pub fn set_last_visit(&self, openid: &str, age: Duration) {
+        if let Some(u) = self.lock().users.get_mut(openid) {
+            u.visited = Instant::now().checked_sub(age).unwrap_or(u.visited);
+        }
     }
 
     /// Makes WeChat forget the user's current session_key (as it does after some time): checksession
@@ -441,10 +495,17 @@ impl Simulator {
         else {
             return wx_error(47001, "data format error");
         };
-        let phone = match redeem(&mut self.lock().phone_codes, code) {
+        let (phone, owner) = match redeem(&mut self.lock().phone_codes, code) {
             Ok(p) => p,
             Err(e) => return e.into_response(),
         };
+        let asker = body.get("openid").and_then(Value::as_str);
+        if let (Some(owner), Some(asker)) = (owner, asker)
+            && owner != asker
+        {
+            // The code was issued on another user's phone.
+            return wx_error(40029, "invalid code");
+        }
         let (country, pure) = match phone.strip_prefix('+') {
             Some(rest) => match rest.split_once(' ') {
                 Some((cc, number)) => (cc.to_string(), number.replace(' ', "")),
@@ -469,6 +530,50 @@ impl Simulator {
                     "countryCode": country.parse::<i64>().unwrap_or(86),
                     "watermark": {"timestamp": SystemClock.now(), "appid": appid}
                 }
+            }),
+        )
+    }
+
+    /// `POST /wxa/msg_sec_check` (version 2).
+    fn msg_sec_check(&self, token: Option<&str>, body: &Value) -> Response {
+        let appid = match self.check_token(token) {
+            Ok(appid) => appid,
+            Err(e) => return e.into_response(),
+        };
+        let text = |k: &str| body.get(k).and_then(Value::as_str);
+        let scene = body.get("scene").and_then(Value::as_i64);
+        let (Some(content), Some(2), Some(1..=4)) = (
+            text("content"),
+            body.get("version").and_then(Value::as_i64),
+            scene,
+        ) else {
+            return wx_error(47001, "data format error");
+        };
+        let user = text("openid")
+            .and_then(|o| self.user(o))
+            .filter(|u| u.appid == appid);
+        let Some(user) = user else {
+            return wx_error(40003, "invalid openid");
+        };
+        if user.visited.elapsed() > VISIT_WINDOW {
+            return wx_error(61010, "user access record expired");
+        }
+        let (suggest, label) = if content.contains(RISKY_WORD) {
+            ("risky", 20001)
+        } else if content.contains(REVIEW_WORD) {
+            ("review", 20002)
+        } else {
+            ("pass", 100)
+        };
+        wx_answer(
+            StatusCode::OK,
+            json!({
+                "errcode": 0,
+                "errmsg": "ok",
+                "result": {"suggest": suggest, "label": label},
+                "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest,
+                    "label": label, "prob": 90}],
+                "trace_id": rid(),
             }),
         )
     }
@@ -584,8 +689,10 @@ impl Simulator {
             openid: openid.clone(),
             unionid: unionid.clone(),
             session_key: None,
+            visited: Instant::now(),
         });
         entry.session_key = Some(session_key.clone());
+        entry.visited = Instant::now();
         let mut body = json!({"session_key": session_key, "openid": openid});
         if let Some(u) = unionid {
             body["unionid"] = json!(u);
@@ -593,12 +700,32 @@ impl Simulator {
         wx_answer(StatusCode::OK, body)
     }
 
-    /// The user info payload of a user, as `wx.getUserInfo` returns it: rawData, its signature, and
-    /// the encrypted full data (with openId, unionId and the watermark), made with the user's current
-    /// session_key and a fresh iv. `None` if the user never logged in.
+    /// The user info of a user as `wx.getUserInfo` / `getUserProfile` give it today: the anonymous
+    /// nickname "微信用户", the grey default avatar, gender 0, empty language, city, province and country,
+    /// and no openId or unionId in the encrypted data (only the watermark); signed and encrypted with
+    /// the user's current session_key and a fresh iv. `None` if the user never logged in.
     pub fn user_data(&self, openid: &str) -> Option<UserData> {
         let user = self.user(openid)?;
-        let session_key = user.session_key.clone()?;
+        let public = json!({
+            "nickName": ANONYMOUS_NICKNAME,
+            "gender": 0,
+            "language": "",
+            "city": "",
+            "province": "",
+            "country": "",
+            "avatarUrl": DEFAULT_AVATAR_URL,
+        });
+        let mut full = public.clone();
+        full["watermark"] = json!({"timestamp": SystemClock.now(), "appid": user.appid});
+        self.sign_and_seal(&user, &public, &full.to_string())
+    }
+
+    /// The user info of a user as `wx.getUserInfo` gave it before 2021: the user's name as nickname, a
+    /// real avatar and city, and the encrypted data with openId (first, as WeChat sent it: the first
+    /// block, the one a chosen iv could alter, CBC having no MAC, is then the openId the server
+    /// checks), unionId and the watermark.
+    pub fn legacy_user_data(&self, openid: &str) -> Option<UserData> {
+        let user = self.user(openid)?;
         let public = json!({
             "nickName": user.name,
             "gender": 0,
@@ -613,11 +740,15 @@ impl Simulator {
             rest["unionId"] = json!(u);
         }
         rest["watermark"] = json!({"timestamp": SystemClock.now(), "appid": user.appid});
-        // openId first, as WeChat sends it: the first block (the one a chosen iv could alter, CBC having
-        // no MAC) is then the openId the server checks.
         let rest = rest.to_string();
         let full = format!("{{\"openId\":{},{}", json!(user.openid), &rest[1..]);
-        self.seal(&session_key, &full).map(|(encrypted_data, iv)| {
+        self.sign_and_seal(&user, &public, &full)
+    }
+
+    /// rawData (`public`), its signature, and `full` encrypted, with the user's current session_key.
+    fn sign_and_seal(&self, user: &SimUser, public: &Value, full: &str) -> Option<UserData> {
+        let session_key = user.session_key.clone()?;
+        self.seal(&session_key, full).map(|(encrypted_data, iv)| {
             let raw_data = public.to_string();
             UserData {
                 signature: crypto::sign_raw_data(&raw_data, &session_key),
@@ -641,6 +772,7 @@ impl Simulator {
             .route("/sns/jscode2session", get(jscode2session))
             .route("/cgi-bin/stable_token", post(stable_token))
             .route("/wxa/business/getuserphonenumber", post(phone_number))
+            .route("/wxa/msg_sec_check", post(msg_sec_check))
             .route("/wxa/checksession", get(checksession))
             .fallback(|| async { wx_error(40066, "invalid url") })
             .with_state(self.clone())
@@ -714,18 +846,48 @@ async fn stable_token(State(sim): State<Arc<Simulator>>, body: String) -> Respon
     }
 }
 
+/// A POST API called with an access_token and a JSON body: counted, faults applied, the body kept
+/// ([`Simulator::received`]), then `answer`ed.
+async fn token_api(
+    sim: &Simulator,
+    api: &str,
+    q: &HashMap<String, String>,
+    body: &str,
+    answer: impl FnOnce(&Simulator, Option<&str>, &Value) -> Response,
+) -> Response {
+    if let Some(resp) = sim.before(api).await {
+        return resp;
+    }
+    match json_body(body) {
+        Ok(v) => {
+            sim.keep(api, &v);
+            answer(sim, q.get("access_token").map(String::as_str), &v)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn phone_number(
     State(sim): State<Arc<Simulator>>,
     Query(q): Query<HashMap<String, String>>,
     body: String,
 ) -> Response {
-    if let Some(resp) = sim.before("getuserphonenumber").await {
-        return resp;
-    }
-    match json_body(&body) {
-        Ok(v) => sim.phone_number(q.get("access_token").map(String::as_str), &v),
-        Err(e) => e.into_response(),
-    }
+    token_api(
+        &sim,
+        "getuserphonenumber",
+        &q,
+        &body,
+        Simulator::phone_number,
+    )
+    .await
+}
+
+async fn msg_sec_check(
+    State(sim): State<Arc<Simulator>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    token_api(&sim, "msg_sec_check", &q, &body, Simulator::msg_sec_check).await
 }
 
 async fn checksession(

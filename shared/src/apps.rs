@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::access_token::AccessTokens;
 use crate::clock::Clock;
-use crate::store::Store;
+use crate::error::ServiceError;
+use crate::sessions::Rejection;
+use crate::store::{Session, Store};
 use crate::wechat::WechatClient;
 
 /// One mini program.
@@ -78,6 +80,16 @@ impl Apps {
             None if self.apps.len() == 1 => Ok(self.first()),
             None => Err(NoApp::Unnamed),
         }
+    }
+
+    /// The app of a live session (resolved sessions always name theirs); one this deployment no
+    /// longer serves is no session.
+    pub fn of_session(&self, session: &Session) -> Result<&App, ServiceError> {
+        session
+            .appid
+            .as_deref()
+            .and_then(|a| self.get(a))
+            .ok_or(ServiceError::SessionRejected(Rejection::OtherApp))
     }
 
     /// Every appid, in order.

@@ -5,14 +5,17 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 
 use crate::apps::Apps;
+use crate::avatars::{AvatarStore, AvatarUrls, Avatars, s3::S3Avatars};
 
 use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use std::time::Duration;
 
 use crate::clock::SystemClock;
-use crate::config::{Config, Protection, Role, SecretSource};
+use crate::config::{Config, ProfileOptions, Protection, Role, SecretSource};
 use crate::error::ConfigError;
-use crate::handlers::{authorizer::Authorizer, login::LoginHandler, userinfo::UserinfoHandler};
+use crate::handlers::{
+    authorizer::Authorizer, avatar::AvatarHandler, login::LoginHandler, userinfo::UserinfoHandler,
+};
 use crate::limits::Limits;
 use crate::sdk_http;
 use crate::secret::Secret;
@@ -109,20 +112,24 @@ fn sessions(config: &Config, sdk: &SdkConfig) -> Sessions {
     .for_apps(&appids)
 }
 
-/// The three functions' handlers, built the one way the Lambda functions build theirs (the local server
+/// The four functions' handlers, built the one way the Lambda functions build theirs (the local server
 /// and the tests use this so they cannot drift from what is deployed).
 #[derive(Debug, Clone)]
 pub struct Functions {
     pub login: LoginHandler,
     pub userinfo: UserinfoHandler,
+    pub avatar: AvatarHandler,
     pub authorizer: Authorizer,
 }
 
-/// Builds [`Functions`] over one store (in `sessions`) and the WeChat clients of the apps served,
-/// the first app first, with the deployment's rate limits. The sessions are limited to those apps.
+/// Builds [`Functions`] over one store (in `sessions`), the WeChat clients of the apps served (the
+/// first app first), an avatar store, the profile options and the rate limits. The sessions are
+/// limited to those apps.
 pub fn functions(
     sessions: &Sessions,
     clients: Vec<WechatClient>,
+    avatars: Arc<dyn AvatarStore>,
+    options: &ProfileOptions,
     protection: &Protection,
 ) -> Option<Functions> {
     let appids: Vec<String> = clients.iter().map(|c| c.appid().to_string()).collect();
@@ -130,17 +137,15 @@ pub fn functions(
     let apps = apps(clients, &sessions)?;
     Some(Functions {
         login: login_handler(apps.clone(), &sessions, protection),
-        userinfo: UserinfoHandler::new(sessions.clone(), users(apps, &sessions, protection)),
+        userinfo: UserinfoHandler::new(
+            sessions.clone(),
+            users(&sessions, protection),
+            apps,
+            options,
+        ),
+        avatar: avatar_handler(&sessions, avatars, options, protection),
         authorizer: Authorizer::new(sessions),
     })
-}
-
-fn limits(sessions: &Sessions, protection: &Protection) -> Limits {
-    Limits::new(
-        sessions.store().clone(),
-        sessions.clock().clone(),
-        protection.limits,
-    )
 }
 
 fn login_handler(apps: Arc<Apps>, sessions: &Sessions, protection: &Protection) -> LoginHandler {
@@ -152,17 +157,39 @@ fn login_handler(apps: Arc<Apps>, sessions: &Sessions, protection: &Protection) 
     )
 }
 
+/// The avatar function over the sessions' store and an avatar store.
+fn avatar_handler(
+    sessions: &Sessions,
+    avatars: Arc<dyn AvatarStore>,
+    options: &ProfileOptions,
+    protection: &Protection,
+) -> AvatarHandler {
+    AvatarHandler::new(
+        sessions.clone(),
+        users(sessions, protection),
+        Avatars::new(avatars),
+        AvatarUrls::new(options.avatar_base_url.clone()),
+    )
+}
+
+fn limits(sessions: &Sessions, protection: &Protection) -> Limits {
+    Limits::new(
+        sessions.store().clone(),
+        sessions.clock().clone(),
+        protection.limits,
+    )
+}
+
 /// The apps of these WeChat clients, each with its access_token provider over the sessions' store.
 pub fn apps(clients: Vec<WechatClient>, sessions: &Sessions) -> Option<Arc<Apps>> {
     Apps::new(clients, sessions.store(), sessions.clock()).map(Arc::new)
 }
 
-/// The users service over the sessions' store.
-pub fn users(apps: Arc<Apps>, sessions: &Sessions, protection: &Protection) -> Users {
+/// The users service over the sessions' store, with the deployment's rate limits.
+pub fn users(sessions: &Sessions, protection: &Protection) -> Users {
     Users::new(
         sessions.store().clone(),
         sessions.clock().clone(),
-        apps,
         limits(sessions, protection),
     )
 }
@@ -200,7 +227,7 @@ async fn wechat_clients(
 
 /// What the login and userinfo functions both start with: the WeChat clients (the secrets read
 /// from SSM while the DynamoDB connection is pre-warmed) and the sessions.
-async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Protection), ConfigError> {
+async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Config), ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
     let http = sdk_http();
     let sdk = aws_config_with(http.clone()).await;
@@ -210,20 +237,103 @@ async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Protection), ConfigEr
     );
     let sessions = sessions(&config, &sdk);
     let apps = apps(clients?, &sessions).ok_or(ConfigError::Missing("WX_APPID"))?;
-    Ok((apps, sessions, config.protection))
+    Ok((apps, sessions, config))
+}
+
+/// A function that answers HTTP API requests (login, userinfo, avatar): what [`serve_http`] runs.
+pub trait HttpFunction: Sync {
+    /// Answers one request; never fails, never panics on input.
+    fn answer(
+        &self,
+        req: lambda_http::Request,
+    ) -> impl std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send;
+}
+
+impl HttpFunction for LoginHandler {
+    fn answer(
+        &self,
+        req: lambda_http::Request,
+    ) -> impl std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send {
+        self.handle(req)
+    }
+}
+
+impl HttpFunction for UserinfoHandler {
+    fn answer(
+        &self,
+        req: lambda_http::Request,
+    ) -> impl std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send {
+        self.handle(req)
+    }
+}
+
+impl HttpFunction for AvatarHandler {
+    fn answer(
+        &self,
+        req: lambda_http::Request,
+    ) -> impl std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send {
+        self.handle(req)
+    }
+}
+
+/// The whole `main` of an HTTP function: logging, the handler built once by `build` (its error, logged,
+/// stops the cold start), then every request answered by it.
+pub async fn serve_http<H: HttpFunction>(
+    build: impl std::future::Future<Output = Result<H, ConfigError>>,
+) -> Result<(), lambda_http::Error> {
+    crate::logging::init();
+    let handler = build
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let handler = &handler;
+    lambda_http::run(lambda_http::service_fn(
+        move |req: lambda_http::Request| async move {
+            Ok::<_, std::convert::Infallible>(handler.answer(req).await)
+        },
+    ))
+    .await
 }
 
 /// Builds the login function.
 pub async fn login() -> Result<LoginHandler, ConfigError> {
-    let (apps, sessions, protection) = wechat_function().await?;
-    Ok(login_handler(apps, &sessions, &protection))
+    let (apps, sessions, config) = wechat_function().await?;
+    Ok(login_handler(apps, &sessions, &config.protection))
 }
 
 /// Builds the userinfo function.
 pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
-    let (apps, sessions, protection) = wechat_function().await?;
-    let users = users(apps, &sessions, &protection);
-    Ok(UserinfoHandler::new(sessions, users))
+    let (apps, sessions, config) = wechat_function().await?;
+    let users = users(&sessions, &config.protection);
+    Ok(UserinfoHandler::new(sessions, users, apps, &config.profile))
+}
+
+/// Builds the avatar function: the sessions' table and the avatar bucket (`AVATAR_BUCKET`), no app
+/// secret (it never calls WeChat).
+pub async fn avatar() -> Result<AvatarHandler, ConfigError> {
+    let config = Config::from_env(Role::Authorizer)?;
+    let bucket = config
+        .avatar_bucket
+        .clone()
+        .ok_or(ConfigError::Missing("AVATAR_BUCKET"))?;
+    let http = sdk_http();
+    let sdk = aws_config_with(http.clone()).await;
+    prewarm_dynamodb(&sdk, http.as_ref()).await;
+    let client = match &http {
+        Some(http) => http.reqwest().clone(),
+        None => tls::reqwest_builder()
+            .and_then(|b| Ok(b.build()?))
+            .map_err(|e| ConfigError::Invalid {
+                name: "TLS",
+                reason: e.to_string(),
+            })?,
+    };
+    let bucket = S3Avatars::new(&sdk, client, &bucket)?;
+    Ok(avatar_handler(
+        &sessions(&config, &sdk),
+        Arc::new(bucket),
+        &config.profile,
+        &config.protection,
+    ))
 }
 
 /// Builds the authorizer.

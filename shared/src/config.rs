@@ -49,6 +49,18 @@ pub fn is_appid(appid: &str) -> bool {
         && appid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// How the profile routes behave (`PUT /profile`, `POST /avatar`): the same in the userinfo and avatar
+/// functions and the local server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileOptions {
+    /// `WXAUTH_NICKNAME_CHECK=1`: nicknames go through WeChat's content security check
+    /// (`msg_sec_check`) before they are saved. Off by default.
+    pub nickname_check: bool,
+    /// `AVATAR_BASE_URL`: the origin of the avatar URLs (a CDN in front of the API); by default the
+    /// origin the upload was sent to.
+    pub avatar_base_url: Option<String>,
+}
+
 /// The validated configuration of a function.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -61,6 +73,9 @@ pub struct Config {
     pub session_idle: i64,
     pub wechat_timeout: Duration,
     pub protection: Protection,
+    pub profile: ProfileOptions,
+    /// `AVATAR_BUCKET`: the S3 bucket of the avatars (the avatar function).
+    pub avatar_bucket: Option<String>,
 }
 
 /// What protects the service from one client: the rate limits, and how the client's address is found.
@@ -104,7 +119,7 @@ impl Config {
                 })?,
         };
         let api_base = get("WX_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_string());
-        let api_base = validate_base(&api_base)?;
+        let api_base = validate_url("WX_API_BASE", &api_base)?;
         let apps = apps(role, &get)?;
         let mut limits = Rules::default();
         for (name, rule) in [
@@ -142,6 +157,19 @@ impl Config {
                     }
                 })?,
             };
+        let nickname_check = match get("WXAUTH_NICKNAME_CHECK").as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "WXAUTH_NICKNAME_CHECK",
+                    reason: format!("{other:?} is not 1/true or 0/false"),
+                });
+            }
+        };
+        let avatar_base_url = get("AVATAR_BASE_URL")
+            .map(|base| validate_url("AVATAR_BASE_URL", &base))
+            .transpose()?;
         Ok(Config {
             protection: Protection {
                 limits,
@@ -153,6 +181,11 @@ impl Config {
             session_ttl,
             session_idle,
             wechat_timeout: Duration::from_millis(timeout_ms),
+            profile: ProfileOptions {
+                nickname_check,
+                avatar_base_url,
+            },
+            avatar_bucket: get("AVATAR_BUCKET"),
         })
     }
 }
@@ -280,9 +313,10 @@ fn seconds(
     }
 }
 
-fn validate_base(base: &str) -> Result<String, ConfigError> {
+/// An http(s) base URL without query or fragment, without its trailing slash.
+fn validate_url(name: &'static str, base: &str) -> Result<String, ConfigError> {
     let invalid = |reason: &str| ConfigError::Invalid {
-        name: "WX_API_BASE",
+        name,
         reason: reason.to_string(),
     };
     let url = url::Url::parse(base).map_err(|e| invalid(&format!("{base:?}: {e}")))?;
@@ -470,5 +504,36 @@ mod tests {
         )
         .expect("ok");
         assert_eq!(c.api_base, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn profile_options() {
+        let c = cfg(Role::Authorizer, &[("SESSION_TABLE", "t")]).expect("ok");
+        assert_eq!(c.profile, ProfileOptions::default());
+        assert_eq!(c.avatar_bucket, None);
+        let c = cfg(
+            Role::Authorizer,
+            &[
+                ("SESSION_TABLE", "t"),
+                ("WXAUTH_NICKNAME_CHECK", "1"),
+                ("AVATAR_BASE_URL", "https://cdn.example.com/"),
+                ("AVATAR_BUCKET", "b"),
+            ],
+        )
+        .expect("ok");
+        assert!(c.profile.nickname_check);
+        assert_eq!(
+            c.profile.avatar_base_url.as_deref(),
+            Some("https://cdn.example.com")
+        );
+        assert_eq!(c.avatar_bucket.as_deref(), Some("b"));
+        for (k, v) in [
+            ("WXAUTH_NICKNAME_CHECK", "yes"),
+            ("AVATAR_BASE_URL", "ftp://x"),
+            ("AVATAR_BASE_URL", "https://x/?a=1"),
+        ] {
+            let e = cfg(Role::Authorizer, &[("SESSION_TABLE", "t"), (k, v)]).expect_err(k);
+            assert!(e.to_string().contains(k), "{e}");
+        }
     }
 }

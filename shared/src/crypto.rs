@@ -225,13 +225,15 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 pub struct Expect<'a> {
     /// `watermark.appid` must equal this.
     pub appid: &'a str,
-    /// `openId` must equal this, when given (phone-number payloads carry no openId).
+    /// `openId`, when the payload has one, must equal this (phone-number payloads and the anonymous
+    /// user info of today's WeChat carry none).
     pub openid: Option<&'a str>,
 }
 
 /// Decodes, decrypts and checks WeChat's encrypted user data. Returns the JSON object without its
 /// `watermark`. Malformed base64 or an iv that is not 16 bytes is `Malformed`; every failure once
-/// decryption starts (padding, UTF-8, JSON, watermark, openId) is the single `DecryptFailed`.
+/// decryption starts (padding, UTF-8, JSON, watermark, another user's openId) is the single
+/// `DecryptFailed`. A payload without `openId` is accepted.
 pub fn open_user_data(
     session_key: &str,
     encrypted_data: &str,
@@ -253,14 +255,12 @@ pub fn open_user_data(
     if !watermark_ok {
         return Err(CryptoError::DecryptFailed);
     }
-    if let Some(openid) = expect.openid {
-        let same = obj
-            .get("openId")
-            .and_then(|o| o.as_str())
-            .is_some_and(|o| o == openid);
-        if !same {
-            return Err(CryptoError::DecryptFailed);
-        }
+    // Payloads of today's APIs may carry no openId: the session's own session_key decrypting them and
+    // the watermark's appid already bind them to this user. An openId that is there must be the caller's.
+    if let (Some(openid), Some(given)) = (expect.openid, obj.get("openId"))
+        && given.as_str() != Some(openid)
+    {
+        return Err(CryptoError::DecryptFailed);
     }
     obj.remove("watermark");
     Ok(obj)
@@ -433,6 +433,16 @@ mod tests {
             CryptoError::DecryptFailed
         );
         assert_eq!(fail(KEY, "", &iv_b64, expect), CryptoError::DecryptFailed);
+
+        // Today's anonymous user info: no openId, no unionId. It opens; an openId of null does not.
+        let anonymous =
+            br#"{"nickName":"x","gender":0,"watermark":{"appid":"wxapp","timestamp":1}}"#;
+        let enc = base64_encode(&encrypt(KEY, anonymous, &iv).expect("encrypt"));
+        let obj = open_user_data(KEY, &enc, &iv_b64, expect).expect("no openId opens");
+        assert_eq!(obj["nickName"], "x");
+        let null = br#"{"openId":null,"watermark":{"appid":"wxapp","timestamp":1}}"#;
+        let enc = base64_encode(&encrypt(KEY, null, &iv).expect("encrypt"));
+        assert_eq!(fail(KEY, &enc, &iv_b64, expect), CryptoError::DecryptFailed);
     }
 
     /// Vectors made by OpenSSL (`scripts/make-crypto-vectors`), not by the code under test.

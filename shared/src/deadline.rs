@@ -23,6 +23,9 @@ pub const LOGIN_BUDGET: Duration = Duration::from_secs(9);
 /// The userinfo function's budget: at most one access_token refresh and one WeChat call (or the
 /// retry after a rejected token) and the store calls around them.
 pub const USERINFO_BUDGET: Duration = Duration::from_secs(9);
+/// The avatar function's budget: the session and account reads, one S3 write of at most 1 MiB, the
+/// profile update (or one S3 read to serve an image).
+pub const AVATAR_BUDGET: Duration = Duration::from_secs(9);
 /// The authorizer's budget: one DynamoDB read (and at most one update), attempts included.
 pub const AUTHORIZER_BUDGET: Duration = Duration::from_secs(4);
 

@@ -52,11 +52,11 @@ pub enum WechatError {
     Unavailable(String),
 }
 
-/// Errors of the session store (DynamoDB or memory).
+/// Errors of the stores: sessions (DynamoDB or memory) and avatars (S3, a folder or memory).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// The store could not be reached, throttled, or failed.
-    #[error("session store unavailable: {0}")]
+    #[error("store unavailable: {0}")]
     Unavailable(String),
     /// A conditional write lost (for example, a key that already exists).
     #[error("conditional write failed: {0}")]
@@ -137,6 +137,9 @@ pub enum ServiceError {
         scope: &'static str,
         retry_after: u64,
     },
+    /// WeChat's content security check (`msg_sec_check`) judged the nickname risky.
+    #[error("WeChat's content check judged the nickname risky (label {0})")]
+    NicknameRejected(i64),
 }
 
 /// The HTTP layer's error: every variant maps to exactly one status and one stable code.
@@ -147,7 +150,7 @@ pub enum ApiError {
     BadRequest(String),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    #[error("no route for {0}")]
+    #[error("{0}")]
     NotFound(String),
     #[error("method not allowed on {0}")]
     MethodNotAllowed(String),
@@ -179,7 +182,11 @@ pub enum ApiError {
     DecryptFailed,
     #[error("{0}")]
     InvalidProfile(String),
-    #[error("the session store is unavailable; try again")]
+    #[error("{0}")]
+    InvalidAvatar(String),
+    #[error("WeChat's content check refused this nickname; choose another one")]
+    NicknameRejected,
+    #[error("the store is unavailable; try again")]
     StoreUnavailable,
     #[error("internal error")]
     Internal,
@@ -207,6 +214,8 @@ impl ApiError {
             ApiError::InvalidSignature => "INVALID_SIGNATURE",
             ApiError::DecryptFailed => "DECRYPT_FAILED",
             ApiError::InvalidProfile(_) => "INVALID_PROFILE",
+            ApiError::InvalidAvatar(_) => "INVALID_AVATAR",
+            ApiError::NicknameRejected => "NICKNAME_REJECTED",
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL",
         }
@@ -221,7 +230,9 @@ impl ApiError {
             | ApiError::UnknownApp
             | ApiError::InvalidSignature
             | ApiError::DecryptFailed
-            | ApiError::InvalidProfile(_) => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidProfile(_)
+            | ApiError::InvalidAvatar(_)
+            | ApiError::NicknameRejected => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -286,8 +297,12 @@ impl From<ServiceError> for ApiError {
                 ApiError::SessionExpired
             }
             ServiceError::Store(e) => {
-                tracing::error!(error = %e, "session store unavailable");
+                tracing::error!(error = %e, "store unavailable");
                 ApiError::StoreUnavailable
+            }
+            ServiceError::NicknameRejected(label) => {
+                tracing::info!(label, "nickname refused by WeChat's content check");
+                ApiError::NicknameRejected
             }
             ServiceError::Wechat(e) => {
                 match &e {

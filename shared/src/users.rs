@@ -7,26 +7,25 @@
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
-use crate::apps::{App, Apps};
+use crate::apps::App;
 use crate::clock::Clock;
 use crate::deadline;
 use crate::error::{CryptoError, ServiceError, StoreError};
 use crate::limits::Limits;
-use crate::sessions::Rejection;
 use crate::store::{Account, Phone, Profile, Session, Store, User};
-use crate::wechat::PhoneInfo;
+use crate::wechat::{PhoneInfo, Suggest};
 
 /// At most one `checksession` call per session in this many seconds.
 pub const KEY_CHECK_INTERVAL: i64 = 60;
 /// How long a failed decryption's answer may wait for `checksession`.
 pub const KEY_CHECK_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
-/// The users of the deployment's mini programs, over the sessions' store.
+/// The users of the deployment's mini programs, over the sessions' store. What needs WeChat takes the
+/// user's [`App`] as an argument: a function without app secrets (the avatar function) uses the rest.
 #[derive(Clone)]
 pub struct Users {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    apps: Arc<Apps>,
     accounts: Accounts,
     limits: Limits,
 }
@@ -38,17 +37,11 @@ impl std::fmt::Debug for Users {
 }
 
 impl Users {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        apps: Arc<Apps>,
-        limits: Limits,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         Users {
             accounts: Accounts::new(store.clone(), clock.clone()),
             store,
             clock,
-            apps,
             limits,
         }
     }
@@ -56,21 +49,6 @@ impl Users {
     /// The rate limits of the users' paid and heavy operations.
     pub fn limits(&self) -> &Limits {
         &self.limits
-    }
-
-    /// The apps whose users these are.
-    pub fn apps(&self) -> &Arc<Apps> {
-        &self.apps
-    }
-
-    /// The app of a live session (resolved sessions always name theirs); one this deployment no
-    /// longer serves is no session.
-    pub fn app_of(&self, session: &Session) -> Result<&App, ServiceError> {
-        session
-            .appid
-            .as_deref()
-            .and_then(|a| self.apps.get(a))
-            .ok_or(ServiceError::SessionRejected(Rejection::OtherApp))
     }
 
     /// The user item of a live session; a session whose user item is gone is no session.
@@ -151,13 +129,47 @@ impl Users {
         Ok(phone)
     }
 
-    /// Exchanges a `getPhoneNumber` code with the app's WeChat (access_token refreshed once if
-    /// rejected).
-    pub async fn phone_from_code(&self, app: &App, code: &str) -> Result<PhoneInfo, ServiceError> {
+    /// Exchanges a `getPhoneNumber` code of the user `openid` with the app's WeChat (access_token
+    /// refreshed once if rejected). The openid goes with the code: WeChat then refuses a code that
+    /// another user's phone issued.
+    pub async fn phone_from_code(
+        &self,
+        app: &App,
+        openid: &str,
+        code: &str,
+    ) -> Result<PhoneInfo, ServiceError> {
         let wechat = &app.wechat;
         app.tokens
-            .call(|token| async move { wechat.phone_number(&token, code).await })
+            .call(|token| async move { wechat.phone_number(&token, code, openid).await })
             .await
+    }
+
+    /// Asks WeChat's content security check (`msg_sec_check`, the profile scene) about a nickname the
+    /// user `openid` chose: `risky` is [`ServiceError::NicknameRejected`], `review` and `pass` are
+    /// accepted. A check that cannot be made is an error too ([`crate::error::WechatError::Unavailable`]):
+    /// the nickname is not saved unchecked.
+    pub async fn check_nickname(
+        &self,
+        app: &App,
+        openid: &str,
+        nickname: &str,
+    ) -> Result<(), ServiceError> {
+        let wechat = &app.wechat;
+        let verdict = app
+            .tokens
+            .call(|token| async move { wechat.msg_sec_check(&token, openid, nickname).await })
+            .await?;
+        match verdict {
+            Suggest::Risky { label } => Err(ServiceError::NicknameRejected(label)),
+            Suggest::Review { label } => {
+                tracing::info!(
+                    label,
+                    "nickname accepted for review by WeChat's content check"
+                );
+                Ok(())
+            }
+            Suggest::Pass => Ok(()),
+        }
     }
 
     /// Ends every session of an openid (one app's user). Returns how many were ended.

@@ -1,4 +1,7 @@
-//! HTTP helpers shared by the functions: JSON answers, body parsing with limits, the skey header, routing.
+//! HTTP helpers shared by the functions: JSON and binary answers, body parsing with limits
+//! ([`multipart`] for uploads), the skey header, routing, the origin a request was sent to.
+
+pub mod multipart;
 
 pub use http::StatusCode;
 use http::{HeaderValue, header};
@@ -7,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Largest accepted request body.
+/// Largest accepted request body (every route but the avatar upload, [`crate::avatars`]).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The header carrying the skey.
 pub const SKEY_HEADER: &str = "x-wx-skey";
@@ -36,16 +39,35 @@ pub fn error(err: &ApiError) -> Response<Body> {
     resp
 }
 
+/// A binary answer (an image): its content type, never sniffed by the client, cached as `cache` says.
+pub fn binary(content_type: &'static str, bytes: Vec<u8>, cache: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Body::Binary(bytes));
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp
+}
+
 /// The raw bytes of a request body, refusing bodies over [`MAX_BODY_BYTES`].
 pub fn body_bytes(req: &Request) -> Result<&[u8], ApiError> {
+    body_within(req, MAX_BODY_BYTES)
+}
+
+/// The raw bytes of a request body (base64-encoded bodies arrive decoded), refusing bodies over
+/// `limit` bytes.
+pub fn body_within(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b.as_slice(),
         _ => &[],
     };
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge(limit));
     }
     Ok(bytes)
 }
@@ -143,6 +165,46 @@ pub fn client_ip(req: &Request, trusted_hops: usize) -> Option<String> {
     }
 }
 
+/// The origin (`scheme://host[:port]`) the client sent this request to: the host of API Gateway's
+/// `requestContext.domainName` (the custom domain when there is one) or of the `Host` header, the
+/// scheme of `X-Forwarded-Proto` (API Gateway sends `https`; the local server `http`). `None` when
+/// neither names a valid host.
+pub fn origin(req: &Request) -> Option<String> {
+    let context_domain = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.domain_name.clone(),
+        _ => None,
+    };
+    let host_header = || {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let host = context_domain
+        .filter(|d| !d.is_empty())
+        .or_else(host_header)?;
+    let scheme = match req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(p) if p.trim().eq_ignore_ascii_case("http") => "http",
+        _ => "https",
+    };
+    let host = host.trim();
+    if host.is_empty()
+        || host
+            .bytes()
+            .any(|b| b"/?#@\\ ".contains(&b) || b.is_ascii_control())
+    {
+        return None;
+    }
+    let url = url::Url::parse(&format!("{scheme}://{host}")).ok()?;
+    url.host_str()?;
+    Some(url.origin().ascii_serialization())
+}
+
 /// The request id API Gateway assigned, for logs.
 pub fn request_id(req: &Request) -> String {
     match req.request_context_ref() {
@@ -231,6 +293,38 @@ mod tests {
                 "{xff} {hops}"
             );
         }
+    }
+
+    #[test]
+    fn origins() {
+        let with = |headers: &[(&str, &str)]| {
+            let mut r = req(Body::Empty);
+            for (k, v) in headers {
+                r.headers_mut().insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                    HeaderValue::from_str(v).expect("value"),
+                );
+            }
+            origin(&r)
+        };
+        assert_eq!(
+            with(&[("host", "api.example.com")]).as_deref(),
+            Some("https://api.example.com")
+        );
+        assert_eq!(
+            with(&[("host", "127.0.0.1:3000"), ("x-forwarded-proto", "http")]).as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        for bad in ["", "a/b", "u@h", "h h", "h?x"] {
+            assert_eq!(with(&[("host", bad)]), None, "{bad:?}");
+        }
+        assert_eq!(with(&[]), None);
+        let limited = req(Body::Binary(vec![0; 11]));
+        assert_eq!(body_within(&limited, 11).map(<[u8]>::len), Ok(11));
+        assert_eq!(
+            body_within(&limited, 10).map_err(|e| e.code()),
+            Err("PAYLOAD_TOO_LARGE")
+        );
     }
 
     #[test]

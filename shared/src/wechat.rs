@@ -209,21 +209,33 @@ impl WechatClient {
         })
     }
 
-    /// `POST /wxa/business/getuserphonenumber`: exchanges a phone code (single-use, 5 minutes).
+    /// `POST {path}?access_token=` with a JSON body: the answer, or WeChat's error.
+    async fn post_with_token(
+        &self,
+        path: &str,
+        access_token: &Secret,
+        body: &Value,
+    ) -> Result<Value, WechatError> {
+        let query = [("access_token", access_token.expose())];
+        self.send(|base| Ok(self.http.post(url_at(base, path, &query)?).json(body)))
+            .await
+    }
+
+    /// `POST /wxa/business/getuserphonenumber`: exchanges a phone code (single-use, 5 minutes) of the
+    /// user `openid`. With the openid WeChat checks that the code was issued to this user (WeChat
+    /// documents no errcode of its own for a mismatch: it answers as for an invalid code).
     pub async fn phone_number(
         &self,
         access_token: &Secret,
         code: &str,
+        openid: &str,
     ) -> Result<PhoneInfo, WechatError> {
-        let query = [("access_token", access_token.expose())];
-        let body = serde_json::json!({ "code": code });
         let answer = self
-            .send(|base| {
-                Ok(self
-                    .http
-                    .post(url_at(base, "/wxa/business/getuserphonenumber", &query)?)
-                    .json(&body))
-            })
+            .post_with_token(
+                "/wxa/business/getuserphonenumber",
+                access_token,
+                &serde_json::json!({ "code": code, "openid": openid }),
+            )
             .await?;
         answer
             .get("phone_info")
@@ -231,6 +243,64 @@ impl WechatClient {
             .ok_or_else(|| WechatError::Unavailable("answer without phone_info".into()))
     }
 
+    /// `POST /wxa/msg_sec_check` (version 2, scene 1: a profile) about text the user `openid` wrote.
+    /// WeChat answers only for users who opened the mini program within the last 2 hours; any errcode
+    /// but an access_token's or `-1` means the check could not be made ([`WechatError::Unavailable`]).
+    pub async fn msg_sec_check(
+        &self,
+        access_token: &Secret,
+        openid: &str,
+        content: &str,
+    ) -> Result<Suggest, WechatError> {
+        let body = serde_json::json!({
+            "content": content,
+            "version": 2,
+            "scene": MSG_SEC_SCENE_PROFILE,
+            "openid": openid,
+        });
+        let answer = match self
+            .post_with_token("/wxa/msg_sec_check", access_token, &body)
+            .await
+        {
+            Err(WechatError::Other { errcode, .. }) => {
+                return Err(WechatError::Unavailable(format!(
+                    "content check refused the request (errcode {errcode})"
+                )));
+            }
+            other => other?,
+        };
+        Suggest::from_json(&answer)
+            .ok_or_else(|| WechatError::Unavailable("content check answer without result".into()))
+    }
+}
+
+/// The scene of `msg_sec_check` for profile fields (a nickname).
+pub const MSG_SEC_SCENE_PROFILE: i64 = 1;
+
+/// What `msg_sec_check` (version 2) advises about a text: `result.suggest`, with `result.label`
+/// (100 is normal; 10001 advertising, 20001 politics, 20002 porn, 20003 insults...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suggest {
+    Pass,
+    Review { label: i64 },
+    Risky { label: i64 },
+}
+
+impl Suggest {
+    /// Reads `result.suggest` and `result.label` of an answer.
+    pub fn from_json(answer: &Value) -> Option<Suggest> {
+        let result = answer.get("result")?;
+        let label = result.get("label").and_then(Value::as_i64).unwrap_or(0);
+        match result.get("suggest")?.as_str()? {
+            "pass" => Some(Suggest::Pass),
+            "review" => Some(Suggest::Review { label }),
+            "risky" => Some(Suggest::Risky { label }),
+            _ => None,
+        }
+    }
+}
+
+impl WechatClient {
     /// `GET /wxa/checksession`: whether WeChat still holds `session_key` for `openid`. The signature is
     /// hex HMAC-SHA256 keyed with the session_key string over the empty message. `Ok(false)` is 87009.
     pub async fn check_session(
@@ -472,6 +542,25 @@ mod tests {
         ] {
             assert_eq!(PhoneInfo::from_json(&bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn content_check_verdicts() {
+        let answer = |suggest: &str| {
+            serde_json::json!({"errcode": 0, "errmsg": "ok",
+                "result": {"suggest": suggest, "label": 20001}, "trace_id": "t"})
+        };
+        assert_eq!(Suggest::from_json(&answer("pass")), Some(Suggest::Pass));
+        assert_eq!(
+            Suggest::from_json(&answer("review")),
+            Some(Suggest::Review { label: 20001 })
+        );
+        assert_eq!(
+            Suggest::from_json(&answer("risky")),
+            Some(Suggest::Risky { label: 20001 })
+        );
+        assert_eq!(Suggest::from_json(&answer("maybe")), None);
+        assert_eq!(Suggest::from_json(&serde_json::json!({"errcode": 0})), None);
     }
 
     #[test]

@@ -84,14 +84,18 @@ proptest! {
         }
     }
 
-    /// Any change of one byte of the ciphertext or the iv (one or more bits of it) is refused with the
-    /// single DECRYPT_FAILED: the data never opens as something else.
+    /// Any change of one byte of the ciphertext (one or more bits of it) is refused with the single
+    /// DECRYPT_FAILED; a change of the iv is refused, or at most renames the first block's `openId` key
+    /// (the data then opens without an openId, as today's payloads do): it never opens with another
+    /// user's openId, nor with anything changed beyond its first 16 bytes.
     ///
     /// AES-CBC has no MAC, so this holds only because of the checks after decryption: a changed
     /// ciphertext block decrypts to 16 pseudo-random bytes (which would also have to be valid JSON text
-    /// keeping the structure, the watermark and the openId: a chance below 1e-6 per case), and a changed
-    /// iv changes the first 16 plaintext bytes *predictably*, which WeChat's layout puts on
-    /// `{"openId":"oXXXX`, so the openId check refuses it. See `iv_flips_change_the_first_block_only`.
+    /// keeping the structure and the watermark: a chance below 1e-6 per case), and a changed iv changes
+    /// the first 16 plaintext bytes *predictably*, which WeChat's layout puts on `{"openId":"oXXXX`: a
+    /// changed value is refused by the openId check, a changed key name leaves data without openId, which
+    /// the caller's own session_key decrypting it already binds to the caller. See
+    /// `iv_flips_change_the_first_block_only`.
     #[test]
     fn tampering_is_refused(
         key in any::<[u8; 16]>(),
@@ -116,7 +120,15 @@ proptest! {
             &crypto::base64_encode(tiv),
             expect,
         );
-        prop_assert_eq!(got, Err(CryptoError::DecryptFailed), "byte {} ^ {:#04x}", i, mask);
+        match got {
+            Err(e) => prop_assert_eq!(e, CryptoError::DecryptFailed, "byte {} ^ {:#04x}", i, mask),
+            Ok(obj) => {
+                prop_assert!(i < 16, "a ciphertext change opened: byte {} ^ {:#04x}", i, mask);
+                prop_assert!(obj.get("openId").is_none(), "opened with an openId: {:?}", obj);
+                prop_assert_eq!(obj.get("city"), Some(&serde_json::json!("Shenzhen")));
+                prop_assert_eq!(obj.get("nickName"), Some(&serde_json::json!(nick)));
+            }
+        }
     }
 
     /// What the iv can and cannot do (the limit of WeChat's scheme, documented in docs/robustness.md):

@@ -1,9 +1,10 @@
 //! A [`Store`] wrapper that counts the operations reaching the store (DynamoDB requests), and can be
-//! switched to fail like an unreachable store.
+//! switched to fail like an unreachable store; an [`AvatarStore`] wrapper that records its calls.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use wxauth::avatars::{Avatar, AvatarStore};
 use wxauth::error::StoreError;
 use wxauth::store::async_trait;
 use wxauth::store::{
@@ -41,7 +42,30 @@ pub struct CountingStore {
     /// with another instance storing its token.
     pub stale_token_reads: AtomicUsize,
     /// The names of the store methods called so far.
-    pub methods: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+    pub methods: Methods,
+}
+
+/// The names of the methods of a wrapper called so far.
+#[derive(Debug, Default)]
+pub struct Methods(std::sync::Mutex<std::collections::BTreeSet<&'static str>>);
+
+impl Methods {
+    fn note(&self, method: &'static str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(method);
+    }
+
+    /// The methods called so far, in name order.
+    pub fn called(&self) -> Vec<&'static str> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
 }
 
 impl CountingStore {
@@ -55,19 +79,11 @@ impl CountingStore {
         }
     }
     fn note(&self, method: &'static str) {
-        self.methods
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(method);
+        self.methods.note(method);
     }
     /// The store methods called so far.
     pub fn called(&self) -> Vec<&'static str> {
-        self.methods
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .copied()
-            .collect()
+        self.methods.called()
     }
     fn read(&self) -> Result<(), StoreError> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
@@ -244,5 +260,42 @@ impl Store for CountingStore {
         self.note("put_token");
         self.write(1)?;
         self.inner.put_token(appid, owner, token).await
+    }
+}
+
+/// An [`AvatarStore`] wrapper that records which of its methods were called.
+pub struct CountingAvatars {
+    inner: Arc<dyn AvatarStore>,
+    pub methods: Methods,
+}
+
+impl CountingAvatars {
+    pub fn new(inner: Arc<dyn AvatarStore>) -> Self {
+        CountingAvatars {
+            inner,
+            methods: Methods::default(),
+        }
+    }
+
+    /// The names of the methods called so far.
+    pub fn called(&self) -> Vec<&'static str> {
+        self.methods.called()
+    }
+
+    fn note(&self, method: &'static str) {
+        self.methods.note(method);
+    }
+}
+
+#[async_trait]
+impl AvatarStore for CountingAvatars {
+    async fn put(&self, uid: &str, avatar: &Avatar) -> Result<(), StoreError> {
+        self.note("put");
+        self.inner.put(uid, avatar).await
+    }
+
+    async fn get(&self, uid: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.note("get");
+        self.inner.get(uid).await
     }
 }

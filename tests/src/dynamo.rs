@@ -45,15 +45,21 @@ pub fn process_env<'a>(table: &'a str, endpoint: &'a str) -> [(&'static str, &'a
     ]
 }
 
-/// A new, empty table with the schema of `wxauth::store::schema` (one per test: tests run in parallel).
-pub async fn fresh_table(client: &Client) -> String {
-    let name = format!(
+/// A name no other test uses (tests run in parallel): `wxauth-test-` and random lowercase letters and
+/// digits, valid for a table and for a bucket.
+pub fn fresh_name() -> String {
+    format!(
         "wxauth-test-{}",
         wxauth::crypto::random_id()
             .expect("rng")
             .to_lowercase()
             .replace(['-', '_'], "x")
-    );
+    )
+}
+
+/// A new, empty table with the schema of `wxauth::store::schema` (one per test: tests run in parallel).
+pub async fn fresh_table(client: &Client) -> String {
+    let name = fresh_name();
     let created = wxauth::store::schema::create_table(client, &name)
         .await
         .unwrap_or_else(|e| panic!("cannot create table {name} at {}: {e}", endpoint()));

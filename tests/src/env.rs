@@ -1,13 +1,18 @@
 //! A complete wxauth behind real HTTP and a real store: the WeChat simulator on a loopback port, the
-//! memory store or a fresh moto table, and the three handlers wired as in the Lambda functions.
+//! memory stores or a fresh moto table and bucket, and the four handlers wired as in the Lambda
+//! functions.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use wxauth::access_token::AccessTokens;
+use wxauth::avatars::{AvatarStore, memory::MemoryAvatars};
 use wxauth::clock::ManualClock;
-use wxauth::handlers::{authorizer::Authorizer, login::LoginHandler, userinfo::UserinfoHandler};
+use wxauth::config::ProfileOptions;
+use wxauth::handlers::{
+    authorizer::Authorizer, avatar::AvatarHandler, login::LoginHandler, userinfo::UserinfoHandler,
+};
 use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
 use wxauth::store::{Store, dynamo::DynamoStore, memory::MemoryStore};
@@ -33,11 +38,22 @@ pub fn wechat_client(url: &str, timeout: Duration) -> WechatClient {
     )
 }
 
+/// The functions of these WeChat clients over `sessions`, with avatars in memory and the default
+/// profile options, built as the Lambda functions build theirs.
+pub fn functions(sessions: &Sessions, clients: Vec<WechatClient>) -> wxauth::bootstrap::Functions {
+    wxauth::bootstrap::functions(
+        sessions,
+        clients,
+        Arc::new(MemoryAvatars::new()),
+        &ProfileOptions::default(),
+        &Default::default(),
+    )
+    .expect("at least one app")
+}
+
 /// The login function of the test app over `sessions`, built as the Lambda function builds it.
 pub fn login_handler(wechat: WechatClient, sessions: &Sessions) -> LoginHandler {
-    wxauth::bootstrap::functions(sessions, vec![wechat], &Default::default())
-        .expect("one app")
-        .login
+    functions(sessions, vec![wechat]).login
 }
 
 /// An openid of the test app logging in (for `Sessions::create`).
@@ -69,12 +85,17 @@ pub struct Env {
     pub sessions: Sessions,
     pub login: LoginHandler,
     pub userinfo: UserinfoHandler,
+    pub avatar: AvatarHandler,
     pub authorizer: Authorizer,
+    /// The avatars: in memory, or a fresh moto bucket for the DynamoDB backend.
+    pub avatars: Arc<dyn AvatarStore>,
     pub tokens: Arc<AccessTokens>,
     /// The handlers behind the local server's imitation of API Gateway.
     pub gateway: Gateway,
     /// The moto table, for the DynamoDB backend.
     pub table: Option<(aws_sdk_dynamodb::Client, String)>,
+    /// The moto bucket of the avatars, for the DynamoDB backend.
+    pub bucket: Option<String>,
 }
 
 impl Env {
@@ -84,24 +105,58 @@ impl Env {
 
     /// An environment whose WeChat calls time out after `timeout`.
     pub async fn with_timeout(backend: Backend, timeout: Duration) -> Env {
-        Env::build(backend, timeout, &[], Default::default()).await
+        Env::build(
+            backend,
+            timeout,
+            &[],
+            &ProfileOptions::default(),
+            Default::default(),
+        )
+        .await
     }
 
     /// An environment with these rate limits and trusted proxies.
     pub async fn protected(backend: Backend, protection: wxauth::config::Protection) -> Env {
-        Env::build(backend, Duration::from_secs(5), &[], protection).await
+        Env::build(
+            backend,
+            Duration::from_secs(5),
+            &[],
+            &ProfileOptions::default(),
+            protection,
+        )
+        .await
     }
 
     /// An environment serving more mini programs after [`APPID`]: `(appid, bound to the Open
     /// Platform account)`, all with the secret [`SECRET`].
     pub async fn with_apps(backend: Backend, more: &[(&str, bool)]) -> Env {
-        Env::build(backend, Duration::from_secs(5), more, Default::default()).await
+        Env::build(
+            backend,
+            Duration::from_secs(5),
+            more,
+            &ProfileOptions::default(),
+            Default::default(),
+        )
+        .await
+    }
+
+    /// An environment whose profile routes have these options (the nickname check...).
+    pub async fn with_options(backend: Backend, options: &ProfileOptions) -> Env {
+        Env::build(
+            backend,
+            Duration::from_secs(5),
+            &[],
+            options,
+            Default::default(),
+        )
+        .await
     }
 
     async fn build(
         backend: Backend,
         timeout: Duration,
         more: &[(&str, bool)],
+        options: &ProfileOptions,
         protection: wxauth::config::Protection,
     ) -> Env {
         crate::logs::install();
@@ -110,17 +165,26 @@ impl Env {
             sim.add_app(appid, SECRET, *bound);
         }
         let wx_url = sim.spawn().await.expect("simulator listens");
-        let (store, table): (Arc<dyn Store>, _) = match backend {
-            Backend::Memory => (Arc::new(MemoryStore::new()), None),
-            Backend::Dynamo => {
-                let client = crate::dynamo::client();
-                let table = crate::dynamo::fresh_table(&client).await;
-                (
-                    Arc::new(DynamoStore::new(client.clone(), &table)),
-                    Some((client, table)),
-                )
-            }
-        };
+        let (store, table, avatars, bucket): (Arc<dyn Store>, _, Arc<dyn AvatarStore>, _) =
+            match backend {
+                Backend::Memory => (
+                    Arc::new(MemoryStore::new()),
+                    None,
+                    Arc::new(MemoryAvatars::new()),
+                    None,
+                ),
+                Backend::Dynamo => {
+                    let client = crate::dynamo::client();
+                    let table = crate::dynamo::fresh_table(&client).await;
+                    let bucket = crate::s3::fresh_bucket().await;
+                    (
+                        Arc::new(DynamoStore::new(client.clone(), &table)),
+                        Some((client, table)),
+                        crate::s3::avatars(&bucket),
+                        Some(bucket),
+                    )
+                }
+            };
         let clock = Arc::new(ManualClock::new(START));
         let sessions = Sessions::new(store.clone(), clock.clone(), TTL, IDLE);
         let wechat = wechat_client(&wx_url, timeout);
@@ -139,12 +203,16 @@ impl Env {
             ));
         }
         let functions =
-            wxauth::bootstrap::functions(&sessions, clients, &protection).expect("apps");
+            wxauth::bootstrap::functions(&sessions, clients, avatars.clone(), options, &protection)
+                .expect("apps");
         Env {
             backend,
             login: functions.login.clone(),
             userinfo: functions.userinfo.clone(),
+            avatar: functions.avatar.clone(),
             authorizer: functions.authorizer.clone(),
+            avatars,
+            bucket,
             gateway: Gateway::new(functions, None),
             tokens,
             sim,
@@ -190,6 +258,16 @@ impl Env {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    /// Like [`Env::call`], for answers that are not JSON: status, headers and the body's bytes.
+    pub async fn call_bytes(&self, req: Req) -> (u16, http::HeaderMap, Vec<u8>) {
+        let answer = self.gateway.dispatch(req.incoming()).await;
+        let (parts, body) = answer.response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .expect("answer body");
+        (parts.status.as_u16(), parts.headers, bytes.to_vec())
     }
 
     /// The simulator's current session_key of a user name.

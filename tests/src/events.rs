@@ -43,6 +43,11 @@ impl Req {
         self.header("content-type", "application/json")
             .raw(body.as_bytes().to_vec())
     }
+    /// A `multipart/form-data` body ([`crate::uploads`]).
+    pub fn form(self, body: Vec<u8>) -> Self {
+        self.header("content-type", &crate::uploads::content_type())
+            .raw(body)
+    }
     pub fn raw(mut self, body: Vec<u8>) -> Self {
         self.body = Some(body);
         self
@@ -76,9 +81,18 @@ impl Req {
         req
     }
 
+    /// The route key of this request: its route's (the template, `GET /avatars/{uid}/{file}`), else
+    /// the method and path.
+    pub fn route_key(&self) -> String {
+        match wxauth::routes::find(&self.method, &self.path) {
+            Some(route) => route.key(),
+            None => format!("{} {}", self.method, self.path),
+        }
+    }
+
     /// The HTTP API (payload format 2.0) event of this request.
     pub fn v2_event(&self) -> Value {
-        let route_key = format!("{} {}", self.method, self.path);
+        let route_key = self.route_key();
         events::http_v2(&self.incoming(), &route_key, self.authorizer.as_ref())
     }
 

@@ -30,13 +30,14 @@ pub struct StartFailure {
     pub output: String,
 }
 
-/// One answer: status, JSON body (`Value::Null` when not JSON), and the headers.
+/// One answer: status, JSON body (`Value::Null` when not JSON), its text and bytes, and the headers.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub text: String,
     pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
 }
 
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -241,18 +242,38 @@ impl LocalServer {
             req = req.header(*k, *v);
         }
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                req = req.header("content-type", "application/json");
+            }
+            req = req.body(b);
         }
         let resp = req.send().await.expect("the local server answers");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
+        let bytes = resp.bytes().await.expect("body").to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         Reply {
             status,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
             headers,
+            bytes,
         }
+    }
+
+    /// `POST /avatar` with a `multipart/form-data` body ([`crate::uploads`]).
+    pub async fn upload(&self, skey: &str, form: Vec<u8>) -> Reply {
+        let content_type = crate::uploads::content_type();
+        self.send(
+            "POST",
+            "/avatar",
+            &[("x-wx-skey", skey), ("content-type", &content_type)],
+            Some(form),
+        )
+        .await
     }
 
     /// A JSON request, with the skey header when given.

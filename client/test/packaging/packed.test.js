@@ -94,7 +94,7 @@ test('the built file runs in a realm without Node globals: login, renewal, busin
   const file = path.join(dir, 'a.png');
   fs.writeFileSync(file, Buffer.from('89504e470d0a1a0a00', 'hex'));
   const profile = await client.updateAvatar(file);
-  assert.match(profile.avatarUrl, /\/avatars\/[0-9a-f]{16}\.png$/, 'uploadFile\'s string data parsed');
+  assert.match(profile.avatarUrl, /\/avatars\/u[A-Za-z0-9_-]{21}\/[0-9a-f]{64}\.png$/, 'uploadFile\'s string data parsed');
 
   await client.logout();
   let out;

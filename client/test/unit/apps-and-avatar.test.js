@@ -82,8 +82,8 @@ test('updateAvatar: wx.uploadFile to POST /avatar, part "file", skey header; res
   t.after(h.close);
   const file = tempFile(t, 'tmp_avatar.png', PNG);
   const profile = await h.client.updateAvatar(file);
-  assert.equal(profile.openId, h.server.openidOf('alice'));
-  assert.match(profile.avatarUrl, new RegExp('^' + h.server.url + '/avatars/[0-9a-f]{16}\\.png$'));
+  assert.equal(profile.openId, undefined, 'the stored profile, as PUT /profile answers it');
+  assert.match(profile.avatarUrl, new RegExp('^' + h.server.url + '/avatars/u[A-Za-z0-9_-]{21}/[0-9a-f]{64}\\.png$'));
   assert.doesNotMatch(profile.avatarUrl, new RegExp(h.server.openidOf('alice')), 'the URL never names the openid');
   const [upload] = h.server.state.uploads;
   assert.equal(upload.name, 'file');

@@ -32,7 +32,7 @@ test('without WXAUTH_E2E the e2e tests are skipped, with the reason', async () =
   assert.equal(code, 0, output);
   assert.match(output, /# SKIP end-to-end tests need the local server/);
   assert.match(output, /# pass 0/);
-  assert.match(output, /# skipped 8/);
+  assert.match(output, /# skipped 9/);
 });
 
 test('with WXAUTH_E2E=1 and no server answering, the e2e tests fail', async () => {
@@ -40,7 +40,7 @@ test('with WXAUTH_E2E=1 and no server answering, the e2e tests fail', async () =
   const { code, output } = await runE2e({ WXAUTH_E2E: '1', WXAUTH_E2E_URL: 'http://127.0.0.1:' + port });
   assert.notEqual(code, 0, output);
   assert.match(output, /the local server does not answer at http:\/\/127\.0\.0\.1:\d+/);
-  assert.match(output, /# fail 8/);
+  assert.match(output, /# fail 9/);
   assert.match(output, /# skipped 0/);
 });
 
@@ -49,7 +49,7 @@ test('with WXAUTH_E2E=1 against a server that follows the contract, every e2e te
   t.after(() => server.close());
   const { code, output } = await runE2e({ WXAUTH_E2E: '1', WXAUTH_E2E_URL: server.url });
   assert.equal(code, 0, output);
-  assert.match(output, /# pass 8/);
+  assert.match(output, /# pass 9/);
   assert.match(output, /# fail 0/);
 });
 

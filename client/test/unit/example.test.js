@@ -84,7 +84,7 @@ test('the example mini program runs: login, privacy, avatar + nickname fill-in, 
   const tmpAvatar = path.join(dir, 'tmp_avatar.png');
   fs.writeFileSync(tmpAvatar, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.from('fake png bytes')]));
   await page.onChooseAvatar({ type: 'chooseavatar', detail: { avatarUrl: tmpAvatar } });
-  assert.match(page.data.avatarUrl, new RegExp('^' + server.url + '/avatars/[0-9a-f]{16}\\.png$'));
+  assert.match(page.data.avatarUrl, new RegExp('^' + server.url + '/avatars/u[A-Za-z0-9_-]{21}/[0-9a-f]{64}\\.png$'));
   assert.equal(server.state.uploads.length, 1);
   assert.equal(server.state.uploads[0].name, 'file');
 

@@ -1,16 +1,6 @@
 //! The `userinfo` Lambda function: the authorized account routes (`POST /userinfo`, `GET /me`, ...).
 
-use lambda_http::{Error, Request, service_fn};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    wxauth::logging::init();
-    let handler = wxauth::bootstrap::userinfo()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let handler = &handler;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(handler.handle(req).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    wxauth::bootstrap::serve_http(wxauth::bootstrap::userinfo()).await
 }

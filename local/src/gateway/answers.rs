@@ -85,6 +85,16 @@ impl Answer {
         )
     }
 
+    /// An event larger than Lambda accepts: API Gateway's 413, the function never runs.
+    pub fn lambda_payload_too_large(request_id: &str) -> Answer {
+        Answer::gateway(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Too Long",
+            "event over Lambda's 6 MB",
+            request_id,
+        )
+    }
+
     /// A body the client did not finish sending.
     pub fn body_broken(request_id: &str) -> Answer {
         Answer::gateway(

@@ -1,4 +1,4 @@
-//! Request bodies as API Gateway takes them: at most 10 MB.
+//! Request bodies as API Gateway takes them: at most 10 MB, in an event of at most Lambda's 6 MB.
 
 use std::pin::Pin;
 
@@ -6,6 +6,9 @@ use axum::body::{Body, HttpBody as _};
 
 /// Largest request body API Gateway accepts (HTTP APIs: 10 MB).
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+/// Largest event a synchronous Lambda invocation accepts (6 MiB; the JSON of the event, a binary
+/// body in it base64-encoded).
+pub const MAX_LAMBDA_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// A body over [`MAX_REQUEST_BYTES`] is still read (and dropped) up to this size before the 413 answer;
 /// a larger one is refused at once (the client may then see the connection close while it sends).
 pub const DRAIN_LIMIT: usize = 4 * MAX_REQUEST_BYTES;
@@ -18,7 +21,8 @@ pub const BYTES_IN_FLIGHT: usize = 16 * 1024 * 1024;
 /// Why a body was not read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
-    TooLarge,
+    /// Over the limit: how many bytes came (read on and dropped, up to [`DRAIN_LIMIT`]).
+    TooLarge(usize),
     Broken,
     /// Not received within [`BODY_TIMEOUT`].
     Slow,
@@ -70,12 +74,12 @@ pub async fn discard(body: Body) -> Result<(), BodyError> {
             if let Ok(data) = frame.into_data() {
                 total = total.saturating_add(data.len());
                 if total > DRAIN_LIMIT {
-                    return Err(BodyError::TooLarge);
+                    return Err(BodyError::TooLarge(total));
                 }
             }
         }
         if total > MAX_REQUEST_BYTES {
-            return Err(BodyError::TooLarge);
+            return Err(BodyError::TooLarge(total));
         }
         Ok(())
     };
@@ -92,7 +96,7 @@ async fn read_all(mut body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
         if let Ok(data) = frame.into_data() {
             total = total.saturating_add(data.len());
             if total > DRAIN_LIMIT {
-                return Err(BodyError::TooLarge);
+                return Err(BodyError::TooLarge(total));
             }
             if total <= limit {
                 out.extend_from_slice(&data);
@@ -100,7 +104,7 @@ async fn read_all(mut body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
         }
     }
     if total > limit {
-        return Err(BodyError::TooLarge);
+        return Err(BodyError::TooLarge(total));
     }
     Ok(out)
 }
@@ -113,7 +117,7 @@ mod tests {
     async fn bodies_are_limited() {
         assert_eq!(
             read(Body::from(vec![1u8; 11]), 10).await,
-            Err(BodyError::TooLarge)
+            Err(BodyError::TooLarge(11))
         );
         assert_eq!(read(Body::from(vec![1u8; 10]), 10).await, Ok(vec![1u8; 10]));
         assert!(declared_too_large(Some(DRAIN_LIMIT as u64 + 1)));

@@ -2,6 +2,9 @@
 //! the HTTP API request (payload format 2.0) a function receives, and the four authorizer events —
 //! HTTP API payload 2.0 and 1.0, REST API `TOKEN` and `REQUEST`. The local server and the integration
 //! tests build every event here.
+//!
+//! Events name the route's template (`"routeKey":"GET /avatars/{uid}/{file}"`) and carry the values of
+//! its `{param}` segments in `pathParameters`, percent-decoded, as API Gateway sends them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -32,6 +35,42 @@ pub fn clf_time(epoch_secs: i64) -> String {
         .ok()
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_default()
+}
+
+/// The `pathParameters` of a request for a route key: the values of its template's `{param}`
+/// segments, percent-decoded (empty for a route without parameters or a key that names no route).
+pub fn path_parameters(req: &Incoming, route_key: &str) -> Map<String, Value> {
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    wxauth::routes::find_key(route_key)
+        .and_then(|route| route.parameters(&req.path))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(decode(&v))))
+        .collect()
+}
+
+/// Whether API Gateway hands a body to Lambda as text: UTF-8, of a text media type (none, `text/*`,
+/// JSON, XML, JavaScript, a URL-encoded form). Anything else (`multipart/form-data`, images, bytes) is
+/// base64-encoded with `isBase64Encoded: true`.
+pub fn is_text_body(req: &Incoming) -> bool {
+    let media = req
+        .headers
+        .get("content-type")
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let text_media = media.is_empty()
+        || media.starts_with("text/")
+        || media.ends_with("json")
+        || media.ends_with("xml")
+        || media.ends_with("javascript")
+        || media == "application/x-www-form-urlencoded";
+    text_media && std::str::from_utf8(&req.body).is_ok()
 }
 
 /// `queryStringParameters`: decoded, repeated names joined with commas (as HTTP APIs do).
@@ -103,13 +142,16 @@ pub fn http_v2(req: &Incoming, route_key: &str, authorizer: Option<&Value>) -> V
     if !query.is_empty() {
         event["queryStringParameters"] = Value::Object(query);
     }
+    let params = path_parameters(req, route_key);
+    if !params.is_empty() {
+        event["pathParameters"] = Value::Object(params);
+    }
     if !req.body.is_empty() {
-        match std::str::from_utf8(&req.body) {
-            Ok(text) => event["body"] = json!(text),
-            Err(_) => {
-                event["body"] = json!(STANDARD.encode(&req.body));
-                event["isBase64Encoded"] = json!(true);
-            }
+        if is_text_body(req) {
+            event["body"] = json!(String::from_utf8_lossy(&req.body));
+        } else {
+            event["body"] = json!(STANDARD.encode(&req.body));
+            event["isBase64Encoded"] = json!(true);
         }
     }
     event
@@ -130,7 +172,7 @@ pub fn authorizer_v2(req: &Incoming, route_key: &str) -> Value {
         "headers": req.headers,
         "queryStringParameters": Value::Object(query_parameters(&req.query)),
         "requestContext": request_context(req, route_key),
-        "pathParameters": {},
+        "pathParameters": Value::Object(path_parameters(req, route_key)),
         "stageVariables": {},
     });
     if let Some(skey) = req.headers.get(SKEY_HEADER) {
@@ -254,6 +296,35 @@ mod tests {
         let parsed =
             lambda_http::request::from_str(&event.to_string()).expect("lambda_http parses");
         assert_eq!(parsed.body().as_ref(), &[b'{', 0xff, b'}']);
+    }
+
+    #[test]
+    fn path_parameters_and_binary_bodies() {
+        let mut req = Incoming::build("GET", "/avatars/u%2Dx/abc.png", "203.0.113.7");
+        let event = http_v2(&req, "GET /avatars/{uid}/{file}", None);
+        assert_eq!(
+            event["pathParameters"],
+            json!({"uid": "u-x", "file": "abc.png"})
+        );
+        let parsed =
+            lambda_http::request::from_str(&event.to_string()).expect("lambda_http parses");
+        use lambda_http::RequestExt as _;
+        assert_eq!(parsed.path_parameters().first("file"), Some("abc.png"));
+        assert!(
+            http_v2(&req, "GET /me", None)
+                .get("pathParameters")
+                .is_none()
+        );
+        // A multipart body is base64-encoded even when it is UTF-8, as API Gateway does.
+        req.body = b"--b\r\n".to_vec();
+        req.add_header("content-type", "multipart/form-data; boundary=b");
+        assert_eq!(http_v2(&req, "POST /avatar", None)["isBase64Encoded"], true);
+        req.headers
+            .insert("content-type".into(), "application/json".into());
+        assert_eq!(
+            http_v2(&req, "POST /avatar", None)["isBase64Encoded"],
+            false
+        );
     }
 
     #[test]

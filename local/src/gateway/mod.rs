@@ -13,7 +13,12 @@
 //! - an authorizer answer `{"isAuthorized":false}`: `403 {"message":"Forbidden"}`;
 //! - otherwise the function gets the authorizer's context at `requestContext.authorizer.lambda`;
 //! - bodies up to 10 MB (`413 {"message":"Request Entity Too Large"}` above); a body that is not UTF-8
-//!   is sent base64-encoded with `isBase64Encoded: true`;
+//!   or not of a text media type (a `multipart/form-data` upload) is sent base64-encoded with
+//!   `isBase64Encoded: true`;
+//! - an event over Lambda's 6 MB invocation payload limit (a body over about 4.4 MiB, base64-encoded)
+//!   never reaches the function: `413 {"message":"Request Too Long"}`, as API Gateway has been seen to
+//!   answer when Lambda refuses the payload;
+//! - `{param}` segments of a route's path match one non-empty segment and fill `pathParameters`;
 //! - header names lower-cased, repeated headers joined with commas, cookies in `cookies`;
 //! - an `apigw-requestid` header on every answer (the `requestContext.requestId` of the event).
 //!
@@ -44,7 +49,7 @@ use wxauth::routes::{self, Function, Route};
 
 use crate::dev::Dev;
 pub use answers::{Answer, REQUEST_ID_HEADER, from_function};
-pub use body::{DRAIN_LIMIT, MAX_REQUEST_BYTES};
+pub use body::{DRAIN_LIMIT, MAX_LAMBDA_PAYLOAD_BYTES, MAX_REQUEST_BYTES};
 pub use request::{Incoming, SKEY_HEADER, new_request_id};
 pub use wxauth::bootstrap::Functions;
 
@@ -96,7 +101,7 @@ impl Gateway {
                     self.dispatch(Incoming::new(&parts, Vec::new(), peer, id))
                         .await
                 }
-                Err(body::BodyError::TooLarge) => Answer::too_large(&id),
+                Err(body::BodyError::TooLarge(_)) => Answer::too_large(&id),
                 Err(body::BodyError::Broken) => Answer::body_broken(&id),
                 Err(body::BodyError::Slow) => Answer::body_slow(&id),
             };
@@ -106,12 +111,15 @@ impl Gateway {
         };
         let body = match body::read(body, limit).await {
             Ok(b) => b,
-            Err(body::BodyError::TooLarge)
-                if declared.is_some_and(|l| l > MAX_REQUEST_BYTES as u64) =>
-            {
+            // What API Gateway and Lambda would answer for what came: over 10 MB the gateway; over
+            // Lambda's event limit the gateway too (the function never runs); else the function.
+            Err(body::BodyError::TooLarge(total)) if total > MAX_REQUEST_BYTES => {
                 return Answer::too_large(&id);
             }
-            Err(body::BodyError::TooLarge) => {
+            Err(body::BodyError::TooLarge(total)) if total > MAX_LAMBDA_PAYLOAD_BYTES => {
+                return Answer::lambda_payload_too_large(&id);
+            }
+            Err(body::BodyError::TooLarge(_)) => {
                 let refused = ApiError::PayloadTooLarge(limit);
                 return from_function(wxauth::web::error(&refused), &id);
             }
@@ -148,8 +156,11 @@ impl Gateway {
         } else {
             None
         };
-        let event = events::http_v2(&incoming, &route.key(), context.as_ref());
-        let request = match lambda_http::request::from_str(&event.to_string()) {
+        let event = events::http_v2(&incoming, &route.key(), context.as_ref()).to_string();
+        if event.len() > MAX_LAMBDA_PAYLOAD_BYTES {
+            return Answer::lambda_payload_too_large(id);
+        }
+        let request = match lambda_http::request::from_str(&event) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "lambda_http refused the event built for this request");
@@ -159,6 +170,7 @@ impl Gateway {
         let resp = match route.function {
             Function::Login => self.functions.login.handle(request).await,
             Function::Userinfo => self.functions.userinfo.handle(request).await,
+            Function::Avatar => self.functions.avatar.handle(request).await,
         };
         from_function(resp, id)
     }

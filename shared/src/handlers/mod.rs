@@ -1,7 +1,8 @@
-//! The request handlers of the three functions. `main.rs` files only build them and hand them to the
+//! The request handlers of the four functions. `main.rs` files only build them and hand them to the
 //! Lambda runtime; the local server calls the very same handlers.
 
 pub mod authorizer;
+pub mod avatar;
 pub mod login;
 pub mod userinfo;
 
@@ -85,7 +86,7 @@ pub fn no_route(req: &Request) -> ApiError {
     if routes::path_exists(path) {
         ApiError::MethodNotAllowed(path.to_string())
     } else {
-        ApiError::NotFound(path.to_string())
+        ApiError::NotFound(format!("no route for {path}"))
     }
 }
 

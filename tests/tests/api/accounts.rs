@@ -166,8 +166,8 @@ async fn apps_are_isolated() {
         let (shop, game) = (skey(&shop), skey(&game));
         // Each session decrypts with its own app's user (session_key) and watermark.
         let game_openid = env.sim.openid_in(GAME, "erin");
-        let data =
-            serde_json::to_value(env.sim.user_data(&game_openid).expect("data")).expect("json");
+        let data = serde_json::to_value(env.sim.legacy_user_data(&game_openid).expect("data"))
+            .expect("json");
         let (status, out) = env
             .call(Req::new("POST", "/userinfo").skey(&game).json(&data))
             .await;

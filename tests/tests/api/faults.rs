@@ -225,8 +225,7 @@ impl World {
         let clock = Arc::new(ManualClock::new(START));
         let sessions = Sessions::new(store.clone(), clock.clone(), TTL, IDLE);
         let wechat = wxauth_tests::env::wechat_client(&wx_url, Duration::from_secs(5));
-        let functions = wxauth::bootstrap::functions(&sessions, vec![wechat], &Default::default())
-            .expect("one app");
+        let functions = wxauth_tests::env::functions(&sessions, vec![wechat]);
         World {
             login: functions.login,
             userinfo: functions.userinfo,
@@ -538,7 +537,7 @@ async fn a_failing_checksession_never_changes_the_answer() {
     // and it fails: the answer stays DECRYPT_FAILED (never 503, never SESSION_KEY_EXPIRED).
     let bobs = serde_json::to_value(
         env.sim
-            .user_data(&env.sim.openid_for("bob"))
+            .legacy_user_data(&env.sim.openid_for("bob"))
             .expect("bob's data"),
     )
     .expect("json");
@@ -637,7 +636,7 @@ async fn throttled_writes_change_nothing() {
     let other = w.login_ok("alice").await;
     let data = serde_json::to_value(
         w.sim
-            .user_data(&w.sim.openid_for("alice"))
+            .legacy_user_data(&w.sim.openid_for("alice"))
             .expect("alice's data"),
     )
     .expect("json");

@@ -1,5 +1,5 @@
-//! The three deployed binaries (their real `main.rs`), run under a stand-in of the Lambda Runtime API
-//! with real API Gateway events, the WeChat simulator over HTTP and moto as DynamoDB.
+//! The four deployed binaries (their real `main.rs`), run under a stand-in of the Lambda Runtime API
+//! with real API Gateway events, the WeChat simulator over HTTP and moto as DynamoDB and S3.
 
 use std::time::Duration;
 
@@ -92,8 +92,12 @@ async fn login_authorizer_and_userinfo_binaries_work_together() {
     }
 
     // POST /userinfo and GET /me with the authorizer's context.
-    let data = serde_json::to_value(d.sim.user_data(&d.sim.openid_for("alice")).expect("data"))
-        .expect("json");
+    let data = serde_json::to_value(
+        d.sim
+            .legacy_user_data(&d.sim.openid_for("alice"))
+            .expect("data"),
+    )
+    .expect("json");
     let event = Req::new("POST", "/userinfo")
         .skey(&skey)
         .json(&data)
@@ -140,6 +144,91 @@ async fn login_authorizer_and_userinfo_binaries_work_together() {
         login.logs()
     );
     assert!(login.logs().contains("latency_ms"));
+}
+
+#[tokio::test]
+async fn the_avatar_binary_stores_in_s3_and_serves_base64_encoded() {
+    let d = deployed().await;
+    let bucket = wxauth_tests::s3::fresh_bucket().await;
+    let mut env = d.env.clone();
+    env.retain(|(k, _)| *k != "WX_SECRET");
+    env.push(("AVATAR_BUCKET", bucket.clone()));
+    env.push(("AWS_ENDPOINT_URL_S3", dynamo::endpoint()));
+    let (login_rt, _login) = start("login", &d.env).await;
+    let (auth_rt, _auth) = start("authorizer", &d.env).await;
+    let (avatar_rt, avatar) = start("avatar", &env).await;
+
+    let event = Req::new("POST", "/login")
+        .json(&json!({"code": d.sim.mint_code("alice")}))
+        .v2_event();
+    let (status, body) = http_answer(&login_rt.invoke(event).await);
+    assert_eq!(status, 200, "{body}");
+    let skey = body["skey"].as_str().expect("skey").to_string();
+    let Outcome::Response(decision) = auth_rt
+        .invoke(events::authorizer_v2(Some(&skey), "POST", "/avatar"))
+        .await
+    else {
+        panic!("no decision")
+    };
+    let png = wxauth_local::sample::png(wxauth_local::sample::GREEN);
+    let event = Req::new("POST", "/avatar")
+        .skey(&skey)
+        .form(wxauth_tests::uploads::avatar_form(&png))
+        .authorized(decision["context"].clone())
+        .v2_event();
+    assert_eq!(event["isBase64Encoded"], true);
+    let (status, body) = http_answer(&avatar_rt.invoke(event).await);
+    assert_eq!(status, 200, "{body}\n{}", avatar.logs());
+    let url = body["user"]["avatarUrl"].as_str().expect("url").to_string();
+    assert!(url.starts_with("https://"), "{url}");
+
+    // GET, public: the image comes back base64-encoded in the function's response.
+    let path = &url[url.find("/avatars/").expect("path")..];
+    let outcome = avatar_rt.invoke(Req::new("GET", path).v2_event()).await;
+    let Outcome::Response(resp) = outcome else {
+        panic!("{outcome:?}\n{}", avatar.logs())
+    };
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    assert_eq!(resp["isBase64Encoded"], true);
+    assert_eq!(resp["headers"]["content-type"], "image/png");
+    assert_eq!(
+        resp["headers"]["cache-control"],
+        wxauth::avatars::CACHE_CONTROL
+    );
+    use base64::Engine as _;
+    let served = base64::engine::general_purpose::STANDARD
+        .decode(resp["body"].as_str().expect("body"))
+        .expect("base64");
+    assert_eq!(served, png);
+    // A stale version: 404 JSON.
+    let (status, body) = http_answer(
+        &avatar_rt
+            .invoke(Req::new("GET", &path.replace(".png", ".webp")).v2_event())
+            .await,
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
+    for secret in [SECRET, skey.as_str(), "AWS4-HMAC-SHA256", "Signature="] {
+        assert!(
+            !avatar.logs().contains(secret),
+            "the avatar function logged {secret:?}"
+        );
+    }
+
+    // Without AVATAR_BUCKET it stops at init, naming it.
+    let mut env = d.env.clone();
+    env.retain(|(k, _)| *k != "WX_SECRET");
+    let (_rt, mut avatar) = start("avatar", &env).await;
+    assert!(
+        !avatar
+            .wait_exit(Duration::from_secs(20))
+            .await
+            .expect("exits")
+            .success()
+    );
+    assert!(avatar.logs().contains("AVATAR_BUCKET"), "{}", avatar.logs());
 }
 
 #[tokio::test]

@@ -109,8 +109,26 @@ async fn simulator_mode_serves_the_whole_flow() {
     for field in ["rawData", "signature", "encryptedData", "iv"] {
         assert!(data.body[field].is_string(), "{field}: {}", data.text);
     }
+    // Today's anonymous user info: no openId in it, nothing of it saved.
     let info = server
         .call("POST", "/userinfo", Some(&skey), Some(&data.body))
+        .await;
+    assert_eq!(info.status, 200, "{}", info.text);
+    assert_eq!(info.body["user"]["nickName"], "微信用户");
+    assert!(info.body["user"].get("openId").is_none(), "{}", info.text);
+    let me = server.call("GET", "/me", Some(&skey), None).await;
+    assert_eq!(me.body["user"], Value::Null, "{}", me.text);
+    // The full profile of earlier years, on request.
+    let legacy = server
+        .call(
+            "POST",
+            "/dev/userinfo",
+            Some(&skey),
+            Some(&json!({"legacy": true})),
+        )
+        .await;
+    let info = server
+        .call("POST", "/userinfo", Some(&skey), Some(&legacy.body))
         .await;
     assert_eq!(info.status, 200, "{}", info.text);
     assert_eq!(info.body["user"]["openId"], alice);
@@ -261,9 +279,14 @@ async fn gateway_answers_like_api_gateway() {
         .await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
     let r = server
-        .send("POST", "/login", &[], Some(big(9 * 1024 * 1024)))
+        .send("POST", "/login", &[], Some(big(5 * 1024 * 1024)))
         .await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
+    // 9 MiB: within API Gateway's 10 MB, but an event over Lambda's 6 MB: the function never runs.
+    let r = server
+        .send("POST", "/login", &[], Some(big(9 * 1024 * 1024)))
+        .await;
+    assert_gateway(&r, 413, "Request Too Long");
     let r = server
         .send("POST", "/login", &[], Some(big(10 * 1024 * 1024)))
         .await;
@@ -338,9 +361,9 @@ async fn gateway_answers_like_api_gateway() {
         .await;
     assert_error(&r, 400, "BAD_REQUEST");
     for (method, path, _, _) in DEV_ROUTES {
-        assert_eq!(*method, "POST");
+        let other = if *method == "POST" { "GET" } else { "POST" };
         assert_gateway(
-            &server.call("GET", path, None, None).await,
+            &server.call(other, path, None, None).await,
             404,
             "Not Found",
         );
@@ -431,7 +454,8 @@ async fn real_wechat_mode_uses_wx_api_base() {
     let me = server.call("GET", "/me", Some(&skey), None).await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.body["openid"], openid);
-    let data = serde_json::to_value(sim.user_data(&openid).expect("user data")).expect("json");
+    let data =
+        serde_json::to_value(sim.legacy_user_data(&openid).expect("user data")).expect("json");
     let info = server
         .call("POST", "/userinfo", Some(&skey), Some(&data))
         .await;
@@ -532,6 +556,73 @@ async fn data_file_keeps_sessions_across_restarts() {
     assert!(output.contains("--data"), "{output}");
     assert!(output.contains(&bad_file), "{output}");
     remove(&bad);
+}
+
+#[tokio::test]
+async fn avatars_over_http_kept_next_to_the_data_file() {
+    let path = temp_path("avatars.json");
+    let file = path.to_string_lossy().into_owned();
+    let server = LocalServer::start(&["--data", &file], &[]).await;
+    assert!(
+        server
+            .output()
+            .contains(&format!("avatars folder {file}.avatars")),
+        "{}",
+        server.output()
+    );
+    let skey = server.login_as("alice").await;
+    let sample = server.send("GET", "/dev/avatar.png", &[], None).await;
+    assert_eq!(sample.status, 200);
+    assert_eq!(sample.headers["content-type"], "image/png");
+    let r = server
+        .upload(&skey, wxauth_tests::uploads::avatar_form(&sample.bytes))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // An http URL on the server's own origin (the local server has no TLS).
+    let url = r.body["user"]["avatarUrl"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    assert!(
+        url.starts_with(&format!("{}/avatars/", server.url)),
+        "{url}"
+    );
+    let avatar_path = url.strip_prefix(&server.url).expect("own URL").to_string();
+    let image = server.send("GET", &avatar_path, &[], None).await;
+    assert_eq!(image.status, 200);
+    assert_eq!(image.bytes, sample.bytes);
+    assert_eq!(image.headers["x-content-type-options"], "nosniff");
+    // PUT /profile accepts the URLs the server issued, even over http; no other http URL.
+    let r = server
+        .call(
+            "PUT",
+            "/profile",
+            Some(&skey),
+            Some(&json!({ "avatarUrl": url })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let elsewhere = url.replace("127.0.0.1", "localhost");
+    let r = server
+        .call(
+            "PUT",
+            "/profile",
+            Some(&skey),
+            Some(&json!({ "avatarUrl": elsewhere })),
+        )
+        .await;
+    assert_error(&r, 400, "INVALID_PROFILE");
+    // Kept in the folder: served again after a restart.
+    let (status, output) = server.stop().await;
+    assert!(status.success(), "{output}");
+    let server = LocalServer::start(&["--data", &file], &[]).await;
+    let again = server.send("GET", &avatar_path, &[], None).await;
+    assert_eq!((again.status, again.bytes), (200, sample.bytes.clone()));
+    let (status, output) = server.stop().await;
+    assert!(status.success(), "{output}");
+    assert_absent(&output, &[&skey]);
+    remove(&path);
+    let _ = std::fs::remove_dir_all(format!("{file}.avatars"));
 }
 
 #[tokio::test]
@@ -834,7 +925,7 @@ async fn run_readme_block(name: &str, one_line_per_curl: bool) {
         .collect();
     assert!(script.contains("http://127.0.0.1:3000"), "{script}");
     assert!(!expected.is_empty(), "documented output");
-    for command in ["curl", "sed", "bash"] {
+    for command in ["curl", "sed", "bash", "sha256sum", "mktemp"] {
         let found = std::process::Command::new("sh")
             .args(["-c", &format!("command -v {command}")])
             .output()

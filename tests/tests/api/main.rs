@@ -4,6 +4,7 @@
 
 mod accounts;
 mod authorizer;
+mod avatars;
 mod bad_input;
 mod error_codes;
 mod faults;

@@ -1,14 +1,16 @@
 //! `openapi.yaml` describes exactly the API the code serves: every route of `wxauth::routes::ROUTES` with
-//! its method and security, nothing else; every code of `wxauth::error::ApiError` under its one HTTP
-//! status; the gateway's own 401/403 answers on every protected route.
+//! its method, security and path parameters, nothing else; every code of `wxauth::error::ApiError`
+//! under its one HTTP status; the gateway's own 401/403 answers on every protected route; the image
+//! route's answers in each accepted format, the upload as `multipart/form-data`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::Value;
 use strum::IntoEnumIterator as _;
+use wxauth::avatars::ImageFormat;
 use wxauth::error::ApiError;
-use wxauth::routes::ROUTES;
+use wxauth::routes::{Action, ROUTES};
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -147,14 +149,70 @@ fn every_route_is_documented_with_its_method_and_security_and_nothing_else() {
                 .get("200")
                 .unwrap_or_else(|| panic!("{key} {path}: no 200"));
             let ok = resolve(&spec, ok);
-            assert!(
-                ok.pointer("/content/application~1json/schema").is_some(),
-                "{key} {path}: 200 is JSON"
-            );
-            assert!(
-                ok.pointer("/headers/Cache-Control").is_some(),
-                "{key} {path}: 200 documents Cache-Control: no-store"
-            );
+            let content: BTreeSet<&str> = ok["content"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{key} {path}: 200 without content"))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            if route.action == Action::AvatarImage {
+                let images: BTreeSet<&str> =
+                    ImageFormat::ALL.iter().map(|f| f.content_type()).collect();
+                assert_eq!(content, images, "{key} {path}: 200 is each accepted format");
+                assert_eq!(
+                    resolve(&spec, &ok["headers"]["Cache-Control"])["schema"]["enum"][0],
+                    wxauth::avatars::CACHE_CONTROL
+                );
+                assert!(ok.pointer("/headers/X-Content-Type-Options").is_some());
+            } else {
+                assert_eq!(
+                    content,
+                    BTreeSet::from(["application/json"]),
+                    "{key} {path}: 200 is JSON"
+                );
+                assert_eq!(
+                    resolve(&spec, &ok["headers"]["Cache-Control"])["schema"]["enum"][0],
+                    "no-store",
+                    "{key} {path}: 200 documents Cache-Control: no-store"
+                );
+            }
+            // The path's {param}s are the documented path parameters.
+            let declared: BTreeSet<String> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| resolve(&spec, p))
+                        .filter(|p| p["in"] == "path")
+                        .map(|p| {
+                            assert_eq!(
+                                p["required"], true,
+                                "{key} {path}: path parameters are required"
+                            );
+                            p["name"].as_str().expect("name").to_string()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let in_path: BTreeSet<String> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(str::to_string)
+                .collect();
+            assert_eq!(declared, in_path, "{key} {path}: path parameters");
+            // The upload is a form, every other body JSON.
+            if let Some(body) = op.get("requestBody") {
+                let media: Vec<&String> = body["content"]
+                    .as_object()
+                    .expect("content")
+                    .keys()
+                    .collect();
+                let want = if route.action == Action::Avatar {
+                    "multipart/form-data"
+                } else {
+                    "application/json"
+                };
+                assert_eq!(media, vec![want], "{key} {path}: request body");
+            }
             // Every error response names only error schemas of its own status, or gateway answers.
             for (status, response) in responses {
                 if status == "200" {

@@ -1,5 +1,6 @@
-//! Logout, profile, phone numbers, the shared access_token and stale session_key detection, through real
-//! events, the WeChat simulator over HTTP, and both stores.
+//! Logout, profile (the nickname's characters and WeChat's content check), phone numbers (bound to the
+//! caller's openid), the shared access_token and stale session_key detection, through real events, the
+//! WeChat simulator over HTTP, and both stores.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,11 @@ use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use wxauth::access_token::{AccessTokens, REFRESH_MARGIN};
 use wxauth::clock::ManualClock;
+use wxauth::config::ProfileOptions;
 use wxauth::crypto;
 use wxauth::store::Store;
 use wxauth::wechat::{WechatClient, http_client};
-use wxauth_local::simulator::{Fault, TokenPolicy};
+use wxauth_local::simulator::{Fault, REVIEW_WORD, RISKY_WORD, TokenPolicy, VISIT_WINDOW};
 
 use wxauth_tests::counting::CountingStore;
 use wxauth_tests::env::{APPID, BACKENDS, Backend, Env, SECRET, START};
@@ -180,6 +182,153 @@ async fn profile_is_validated_saved_and_shown_by_me() {
             me["user"]["nickName"], "Ming",
             "refused updates changed nothing"
         );
+    }
+}
+
+#[tokio::test]
+async fn nicknames_people_can_see() {
+    let env = Env::new(Backend::Memory).await;
+    let skey = env.login_as("alice").await;
+    let put = |nick: &str| {
+        Req::new("PUT", "/profile")
+            .skey(&skey)
+            .json(&json!({ "nickName": nick }))
+    };
+    // Emoji sequences keep their zero-width joiner; CJK, accents and symbols are fine.
+    for nick in ["👩\u{200D}💻 Ming", "小明", "Zoë ✨", "🏳\u{FE0F}\u{200D}🌈"] {
+        let (status, out) = env.call(put(nick)).await;
+        assert_eq!(
+            (status, out["user"]["nickName"].as_str()),
+            (200, Some(nick)),
+            "{nick:?}"
+        );
+    }
+    // Invisible characters that reorder or hide text are refused: bidi overrides and isolates,
+    // zero-width spaces and non-joiners, the byte order mark, soft hyphens, tags, C0/C1 controls.
+    for nick in [
+        "evil\u{202E}gnp.exe",
+        "a\u{2066}b\u{2069}",
+        "zero\u{200B}width",
+        "non\u{200C}joiner",
+        "\u{FEFF}bom",
+        "soft\u{AD}hyphen",
+        "mark\u{200E}",
+        "tag\u{E0041}",
+        "nul\u{0}x",
+        "c1\u{9B}x",
+    ] {
+        let (status, out) = env.call(put(nick)).await;
+        assert_eq!(
+            (status, code(&out)),
+            (400, "INVALID_PROFILE"),
+            "{nick:?}: {out}"
+        );
+    }
+    // The check is off by default: WeChat was never asked.
+    assert_eq!(env.sim.calls("msg_sec_check"), 0);
+}
+
+#[tokio::test]
+async fn the_nickname_check_asks_wechat_when_enabled() {
+    let options = ProfileOptions {
+        nickname_check: true,
+        ..ProfileOptions::default()
+    };
+    for backend in BACKENDS {
+        let env = Env::with_options(backend, &options).await;
+        let skey = env.login_as("alice").await;
+        let openid = env.sim.openid_for("alice");
+        let put = |body: Value| Req::new("PUT", "/profile").skey(&skey).json(&body);
+        let (status, out) = env.call(put(json!({"nickName": "Alice"}))).await;
+        assert_eq!(status, 200, "{backend:?}: {out}");
+        let asked = env.sim.received("msg_sec_check");
+        assert_eq!(
+            asked.last(),
+            Some(&json!({"content": "Alice", "version": 2, "scene": 1, "openid": openid})),
+            "version 2, the profile scene, the caller's openid"
+        );
+        // review: accepted; risky: refused, nothing saved.
+        let (status, out) = env
+            .call(put(json!({ "nickName": format!("{REVIEW_WORD} me") })))
+            .await;
+        assert_eq!(status, 200, "{out}");
+        let (status, out) = env
+            .call(put(json!({ "nickName": format!("very {RISKY_WORD}"), "avatarUrl": "https://e.com/a.png" })))
+            .await;
+        assert_eq!((status, code(&out)), (400, "NICKNAME_REJECTED"), "{out}");
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&skey)).await;
+        assert_eq!(me["user"]["nickName"], format!("{REVIEW_WORD} me"));
+        assert!(
+            me["user"].get("avatarUrl").is_none(),
+            "a refused update saves nothing"
+        );
+        // An avatar alone is not checked.
+        let calls = env.sim.calls("msg_sec_check");
+        let (status, _) = env
+            .call(put(json!({"avatarUrl": "https://e.com/a.png"})))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(env.sim.calls("msg_sec_check"), calls);
+        // The check unavailable: 503, nothing saved unchecked.
+        for fault in [Fault::Status(502), Fault::Html, Fault::Close] {
+            env.sim.set_fault(Some(fault.clone()));
+            let (status, out) = env.call(put(json!({"nickName": "Later"}))).await;
+            assert_eq!(
+                (status, code(&out)),
+                (503, "WECHAT_UNAVAILABLE"),
+                "{fault:?}: {out}"
+            );
+        }
+        env.sim.set_fault(None);
+        // WeChat refuses to judge a user not seen for 2 hours (61010): unavailable too.
+        env.sim
+            .set_last_visit(&openid, VISIT_WINDOW + Duration::from_secs(60));
+        let (status, out) = env.call(put(json!({"nickName": "Later"}))).await;
+        assert_eq!((status, code(&out)), (503, "WECHAT_UNAVAILABLE"), "{out}");
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&skey)).await;
+        assert_eq!(me["user"]["nickName"], format!("{REVIEW_WORD} me"));
+        // A fresh login is a visit.
+        let skey = env.login_as("alice").await;
+        let (status, _) = env
+            .call(
+                Req::new("PUT", "/profile")
+                    .skey(&skey)
+                    .json(&json!({"nickName": "Later"})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_phone_code_is_bound_to_the_caller() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let alice = env.login_as("alice").await;
+        let bob = env.login_as("bob").await;
+        let phone = |skey: &str, code: &str| {
+            Req::new("POST", "/phone")
+                .skey(skey)
+                .json(&json!({ "code": code }))
+        };
+        // The request to WeChat carries the caller's openid with the code.
+        let alices_code = env
+            .sim
+            .mint_phone_code_for(&env.sim.openid_for("alice"), "13800138000");
+        let (status, out) = env.call(phone(&alice, &alices_code)).await;
+        assert_eq!(status, 200, "{backend:?}: {out}");
+        assert_eq!(
+            env.sim.received("getuserphonenumber").last(),
+            Some(&json!({"code": alices_code, "openid": env.sim.openid_for("alice")}))
+        );
+        // A code from alice's phone redeemed by bob: WeChat refuses it, as an invalid code.
+        let alices_other = env
+            .sim
+            .mint_phone_code_for(&env.sim.openid_for("alice"), "13900139000");
+        let (status, out) = env.call(phone(&bob, &alices_other)).await;
+        assert_eq!((status, code(&out)), (400, "INVALID_CODE"), "{out}");
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&bob)).await;
+        assert_eq!(me["phone"], Value::Null, "nothing saved for bob");
     }
 }
 

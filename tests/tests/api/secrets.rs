@@ -1,5 +1,6 @@
-//! Nothing leaked: the local server binary is driven through a full flow (logins, every route, WeChat's
-//! errors and faults, a stale session_key, logouts) at the most verbose log level, and its whole output
+//! Nothing leaked: the local server binary is driven through a full flow (logins, every route — the
+//! avatar's upload and image too —, WeChat's errors and faults, a stale session_key, logouts) at the
+//! most verbose log level, and its whole output
 //! (stdout and stderr) and every response body are scanned for the app secret, every session_key WeChat
 //! issued and every skey. The only place an skey may appear is the body of the `POST /login` answer that
 //! issued it. With DynamoDB (moto), the table is scanned too: it holds skey hashes, never skeys.
@@ -150,6 +151,39 @@ async fn full_flow(server: &LocalServer, sim: &Simulator) -> Seen {
         200
     );
 
+    // The avatar: an upload (signed S3 requests with the DynamoDB store), its image, a refused file.
+    let png = wxauth_local::sample::png(wxauth_local::sample::GREEN);
+    let r = f
+        .server
+        .upload(&a2, wxauth_tests::uploads::avatar_form(&png))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    f.seen
+        .responses
+        .push(("POST /avatar 200".into(), r.text.clone(), None));
+    let url = r.body["user"]["avatarUrl"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let image = f
+        .server
+        .send(
+            "GET",
+            &url[url.find("/avatars/").expect("path")..],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((image.status, image.bytes), (200, png));
+    let r = f
+        .server
+        .upload(&a2, wxauth_tests::uploads::avatar_form(b"GIF89a"))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    f.seen
+        .responses
+        .push(("POST /avatar 400".into(), r.text.clone(), None));
+
     // WeChat forgets the session_key: the next failed decryption reports it.
     sim.invalidate_session_key(&sim.openid_for("bob"));
     let (status, body) = f.call("POST", "/userinfo", Some(&b1), Some(&data)).await;
@@ -182,10 +216,16 @@ async fn full_flow(server: &LocalServer, sim: &Simulator) -> Seen {
     f.seen
 }
 
+/// The AWS session token of the servers of these tests (it signs every S3 request).
+const AWS_SESSION_TOKEN: &str = "wxauth-test-aws-session-token-7f3a";
+
 /// Fails if a secret is in the output or in any answer (an skey is allowed only in the login answer
 /// that issued it).
 fn assert_nothing_leaked(output: &str, seen: &Seen) {
-    let mut secrets: Vec<(&str, &str)> = vec![("the app secret", SECRET)];
+    let mut secrets: Vec<(&str, &str)> = vec![
+        ("the app secret", SECRET),
+        ("the AWS session token", AWS_SESSION_TOKEN),
+    ];
     secrets.extend(seen.skeys.iter().map(|s| ("an skey", s.as_str())));
     secrets.extend(
         seen.session_keys
@@ -252,24 +292,33 @@ async fn nothing_leaks_with_the_memory_store_at_trace_level() {
 }
 
 #[tokio::test]
-async fn nothing_leaks_with_dynamodb_at_debug_level() {
+async fn nothing_leaks_with_dynamodb_and_s3_at_trace_level() {
     let sim = Simulator::new(APPID, SECRET);
     let url = sim.spawn().await.expect("simulator");
     let moto = dynamo::client();
     let table = dynamo::fresh_table(&moto).await;
     let endpoint = dynamo::endpoint();
+    let bucket = wxauth_tests::s3::fresh_bucket().await;
     let server = LocalServer::with_wechat(
         &url,
-        &[("WX_TIMEOUT_MS", "500"), ("RUST_LOG", "debug")]
-            .into_iter()
-            .chain(dynamo::process_env(&table, &endpoint))
-            .collect::<Vec<_>>(),
+        &[
+            ("WX_TIMEOUT_MS", "500"),
+            ("RUST_LOG", "trace"),
+            ("AWS_SESSION_TOKEN", AWS_SESSION_TOKEN),
+        ]
+        .into_iter()
+        .chain(dynamo::process_env(&table, &endpoint))
+        .chain(wxauth_tests::s3::process_env(&bucket, &endpoint))
+        .collect::<Vec<_>>(),
     )
     .await;
     let seen = full_flow(&server, &sim).await;
     let (status, output) = server.stop().await;
     assert!(status.success(), "{output}");
+    assert!(output.contains("S3 bucket"), "{output}");
     assert_nothing_leaked(&output, &seen);
+    // No signature of an S3 request either.
+    assert!(!output.contains("Signature="), "an S3 signature was logged");
     // The table keeps SHA-256 hashes of skeys, never an skey.
     let dump = format!("{:?}", dynamo::scan_all(&moto, &table).await);
     for s in &seen.skeys {
@@ -292,6 +341,7 @@ async fn nothing_leaks_in_simulator_mode() {
         for (method, path, body) in [
             ("GET", "/me", None),
             ("POST", "/dev/userinfo", None),
+            ("POST", "/dev/userinfo", Some(json!({"legacy": true}))),
             ("POST", "/dev/phone-code", Some(json!({}))),
             ("PUT", "/profile", Some(json!({"nickName": "n"}))),
         ] {
@@ -299,6 +349,12 @@ async fn nothing_leaks_in_simulator_mode() {
             assert_eq!(r.status, 200, "{method} {path}: {}", r.text);
             responses.push(r.text);
         }
+        let png = server.send("GET", "/dev/avatar.png", &[], None).await.bytes;
+        let r = server
+            .upload(&skey, wxauth_tests::uploads::avatar_form(&png))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        responses.push(r.text);
         let data = server
             .call("POST", "/dev/userinfo", Some(&skey), None)
             .await

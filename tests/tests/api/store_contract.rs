@@ -1,9 +1,11 @@
 //! The same contract, run against the memory store and the DynamoDB store (moto): both must give the
-//! same answers, conditional writes included.
+//! same answers, conditional writes included; and the avatar stores' (memory, folder, S3 on moto).
 
 use std::sync::Arc;
 
 use std::collections::BTreeMap;
+use wxauth::avatars::memory::MemoryAvatars;
+use wxauth::avatars::{Avatar, AvatarStore};
 use wxauth::error::StoreError;
 use wxauth::secret::Secret;
 use wxauth::store::dynamo::DynamoStore;
@@ -428,4 +430,84 @@ async fn concurrent_conditional_writes_have_one_winner() {
             "{name}"
         );
     }
+}
+
+/// The avatar stores: memory, a folder (the local server's `--data`), S3 (moto).
+async fn avatar_stores() -> Vec<(&'static str, Arc<dyn AvatarStore>)> {
+    let folder = wxauth_tests::local::temp_path("avatars");
+    vec![
+        ("memory", Arc::new(MemoryAvatars::new())),
+        (
+            "folder",
+            Arc::new(MemoryAvatars::in_folder(&folder).expect("folder")),
+        ),
+        (
+            "s3",
+            wxauth_tests::s3::avatars(&wxauth_tests::s3::fresh_bucket().await),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn avatars_one_per_account_replaced_on_upload() {
+    let png = Avatar::new(wxauth_local::sample::png(wxauth_local::sample::GREEN)).expect("png");
+    let jpeg = Avatar::new(wxauth_tests::uploads::jpeg()).expect("jpeg");
+    let (alice, bob) = ("AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB");
+    for (name, store) in avatar_stores().await {
+        assert_eq!(store.get(alice).await, Ok(None), "{name}: none yet");
+        store.put(alice, &png).await.expect("put");
+        assert_eq!(
+            store.get(alice).await,
+            Ok(Some(png.bytes.clone())),
+            "{name}"
+        );
+        assert_eq!(store.get(bob).await, Ok(None), "{name}: per account");
+        store.put(alice, &jpeg).await.expect("replace");
+        assert_eq!(
+            store.get(alice).await,
+            Ok(Some(jpeg.bytes.clone())),
+            "{name}"
+        );
+        // Ids that are no account id never reach a file or an object key.
+        for bad in ["../../etc/passwd", "a/b", "", "short"] {
+            assert!(
+                matches!(store.get(bad).await, Err(StoreError::Corrupt(_))),
+                "{name}: {bad:?}"
+            );
+            assert!(store.put(bad, &png).await.is_err(), "{name}: {bad:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_bucket_is_unavailable_not_missing() {
+    let dead = wxauth_tests::dead::DeadPort::new();
+    let http = wxauth::sdk_http::SdkHttp::new().expect("http");
+    let store = wxauth::avatars::s3::S3Avatars::with_endpoint(
+        &wxauth_tests::s3::sdk_config(),
+        http.reqwest().clone(),
+        "wxauth-avatars",
+        Some(dead.url()),
+    )
+    .expect("store");
+    let png = Avatar::new(wxauth_local::sample::png(wxauth_local::sample::GREEN)).expect("png");
+    let uid = "AAAAAAAAAAAAAAAAAAAAAA";
+    assert!(matches!(
+        store.get(uid).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.put(uid, &png).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    // A bucket that does not exist: S3's own error, never "no avatar".
+    let store = wxauth_tests::s3::avatars("wxauth-no-such-bucket");
+    assert!(matches!(
+        store.put(uid, &png).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.get(uid).await,
+        Err(StoreError::Unavailable(_))
+    ));
 }

@@ -1,6 +1,7 @@
-//! `template.yaml` agrees with the code: the table's schema, the routes and their authorization, the
-//! functions' build settings, and least privilege — the DynamoDB actions of each function's policy are
-//! exactly those its code calls (recorded while driving every route).
+//! `template.yaml` agrees with the code: the table's schema, the avatar bucket (private, encrypted),
+//! the routes and their authorization, the functions' build settings, and least privilege — the
+//! DynamoDB and S3 actions of each function's policy are exactly those its code calls (recorded while
+//! driving every route).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use serde_norway::Value;
+use wxauth::avatars::memory::MemoryAvatars;
 use wxauth::clock::ManualClock;
+use wxauth::config::ProfileOptions;
 use wxauth::routes::{Function, ROUTES};
 use wxauth::secret::Secret;
 use wxauth::sessions::Sessions;
@@ -16,7 +19,7 @@ use wxauth::store::memory::MemoryStore;
 use wxauth::store::schema;
 use wxauth::wechat::{WechatClient, http_client};
 use wxauth_local::simulator::Simulator;
-use wxauth_tests::counting::CountingStore;
+use wxauth_tests::counting::{CountingAvatars, CountingStore};
 use wxauth_tests::env::{APPID, SECRET, START};
 use wxauth_tests::legacy::{self, LegacyUser};
 
@@ -111,6 +114,70 @@ fn function_of(f: Function) -> &'static str {
     match f {
         Function::Login => "LoginFunction",
         Function::Userinfo => "UserinfoFunction",
+        Function::Avatar => "AvatarFunction",
+    }
+}
+
+#[test]
+fn the_avatar_bucket_is_private_and_encrypted_and_only_the_avatar_function_reaches_it() {
+    let t = template();
+    let bucket = resource(&t, "AvatarBucket");
+    assert_eq!(text(&bucket["Type"]), "AWS::S3::Bucket");
+    let p = &bucket["Properties"];
+    let block = &p["PublicAccessBlockConfiguration"];
+    for key in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[key], Value::Bool(true), "{key}");
+    }
+    let sse = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        text(&sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"]),
+        "AES256"
+    );
+    assert_eq!(
+        text(&p["OwnershipControls"]["Rules"][0]["ObjectOwnership"]),
+        "BucketOwnerEnforced",
+        "no ACLs at all"
+    );
+    assert!(
+        p["VersioningConfiguration"].is_null(),
+        "one object per account"
+    );
+    let avatar = &resource(&t, "AvatarFunction")["Properties"];
+    let untagged = |v: &Value| text(v).trim_start_matches('!').to_string();
+    assert_eq!(
+        untagged(&avatar["Environment"]["Variables"]["AVATAR_BUCKET"]),
+        "Ref AvatarBucket"
+    );
+    assert!(
+        avatar["Environment"]["Variables"]["WX_SECRET_PARAMETER"].is_null(),
+        "the avatar function has no app secret"
+    );
+    let mut s3_resources = BTreeSet::new();
+    for st in avatar["Policies"][0]["Statement"]
+        .as_sequence()
+        .expect("statements")
+    {
+        if strings(&st["Action"]).iter().any(|a| a.starts_with("s3:")) {
+            s3_resources.insert(untagged(&st["Resource"]));
+        }
+    }
+    assert_eq!(
+        s3_resources,
+        BTreeSet::from([
+            "Sub ${AvatarBucket.Arn}/avatars/*".to_string(),
+            "GetAtt AvatarBucket.Arn".to_string()
+        ])
+    );
+    for other in ["LoginFunction", "UserinfoFunction", "AuthorizerFunction"] {
+        assert!(
+            !granted(&t, other).iter().any(|a| a.starts_with("s3:")),
+            "{other} reaches the bucket"
+        );
     }
 }
 
@@ -118,7 +185,12 @@ fn function_of(f: Function) -> &'static str {
 fn routes_and_authorization_match_the_route_table() {
     let t = template();
     let mut declared = BTreeMap::new();
-    for name in ["LoginFunction", "UserinfoFunction", "AuthorizerFunction"] {
+    for name in [
+        "LoginFunction",
+        "UserinfoFunction",
+        "AvatarFunction",
+        "AuthorizerFunction",
+    ] {
         let events = &resource(&t, name)["Properties"]["Events"];
         let Some(events) = events.as_mapping() else {
             continue;
@@ -164,6 +236,7 @@ fn functions_are_arm64_cargo_lambda_builds_of_the_right_binaries() {
     for (name, bin) in [
         ("LoginFunction", "login"),
         ("UserinfoFunction", "userinfo"),
+        ("AvatarFunction", "avatar"),
         ("AuthorizerFunction", "authorizer"),
     ] {
         let f = resource(&t, name);
@@ -224,6 +297,16 @@ fn actions_of(method: &str) -> &'static [&'static str] {
     }
 }
 
+/// The IAM actions each avatar store method needs (`s3:ListBucket`: S3 answers 404, not 403, for an
+/// account without avatar only with it).
+fn s3_actions_of(method: &str) -> &'static [&'static str] {
+    match method {
+        "put" => &["s3:PutObject"],
+        "get" => &["s3:GetObject", "s3:ListBucket"],
+        other => panic!("unknown avatar store method {other}: map it to its IAM actions"),
+    }
+}
+
 /// The key prefixes (`dynamodb:LeadingKeys`) a store method's table requests touch (index queries
 /// are keyed by openid: their statement has no such condition).
 fn prefixes_of(method: &str) -> &'static [&'static str] {
@@ -278,7 +361,7 @@ fn leading_keys(t: &Value, function: &str) -> BTreeSet<String> {
     out
 }
 
-/// The DynamoDB and SSM actions a function's policies grant.
+/// The DynamoDB, S3 and SSM actions a function's policies grant.
 fn granted(t: &Value, function: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for policy in resource(t, function)["Properties"]["Policies"]
@@ -291,7 +374,7 @@ fn granted(t: &Value, function: &str) -> BTreeSet<String> {
                 continue;
             }
             for a in strings(&st["Action"]) {
-                if a.starts_with("dynamodb:") || a.starts_with("ssm:") {
+                if a.starts_with("dynamodb:") || a.starts_with("ssm:") || a.starts_with("s3:") {
                     out.insert(a);
                 }
             }
@@ -310,6 +393,7 @@ fn function_timeouts_are_the_budgets_plus_the_answer_margin() {
         ("LoginFunction", LOGIN_BUDGET),
         ("UserinfoFunction", USERINFO_BUDGET),
         ("AuthorizerFunction", AUTHORIZER_BUDGET),
+        ("AvatarFunction", wxauth::deadline::AVATAR_BUDGET),
     ] {
         let timeout = resource(&t, function)["Properties"]["Timeout"]
             .as_u64()
@@ -333,20 +417,29 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     let url = sim.spawn().await.expect("sim");
     // A user and a session of the release before accounts, in the store file it wrote.
     let legacy = LegacyUser::new("oLegacyUser", None, "tiihtNczf5v6AKRyjwEUhQ==", START);
+    // Another one, whose first request after the upgrade is an avatar upload.
+    let legacy_uploader =
+        LegacyUser::new("oLegacyUploader", None, "AAAAAAAAAAAAAAAAAAAAAA==", START);
     let file = std::env::temp_dir().join(format!(
         "wxauth-iam-{}.json",
         wxauth::crypto::random_id().expect("rng")
     ));
-    std::fs::write(&file, legacy::data_file(&[&legacy]).to_string()).expect("write");
+    std::fs::write(
+        &file,
+        legacy::data_file(&[&legacy, &legacy_uploader]).to_string(),
+    )
+    .expect("write");
     let inner: Arc<dyn wxauth::store::Store> =
         Arc::new(MemoryStore::open(&file).expect("legacy file"));
     let clock = Arc::new(ManualClock::new(START));
     let counting = |_: &str| Arc::new(CountingStore::new(inner.clone()));
-    let (login_store, auth_store, acct_store) = (
+    let (login_store, auth_store, acct_store, avatar_store) = (
         counting("login"),
         counting("authorizer"),
         counting("userinfo"),
+        counting("avatar"),
     );
+    let avatars = Arc::new(CountingAvatars::new(Arc::new(MemoryAvatars::new())));
     let sessions =
         |s: &Arc<CountingStore>| Sessions::new(s.clone(), clock.clone(), 7 * 86400, 2 * 86400);
     let wechat = |appid: &str| {
@@ -358,16 +451,20 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
         )
     };
     let build = |s: &Arc<CountingStore>| {
-        wxauth::bootstrap::functions(
-            &sessions(s),
-            vec![wechat(APPID), wechat(APP2)],
-            &Default::default(),
-        )
-        .expect("two apps")
+        wxauth_tests::env::functions(&sessions(s), vec![wechat(APPID), wechat(APP2)])
     };
     let login = build(&login_store).login;
     let authorizer = build(&auth_store).authorizer;
     let userinfo = build(&acct_store).userinfo;
+    let avatar = wxauth::bootstrap::functions(
+        &sessions(&avatar_store),
+        vec![wechat(APPID), wechat(APP2)],
+        avatars.clone(),
+        &ProfileOptions::default(),
+        &Default::default(),
+    )
+    .expect("two apps")
+    .avatar;
 
     // Every route, happy and unhappy paths that reach different store calls.
     let mut skeys = Vec::new();
@@ -484,6 +581,42 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
             .await,
     );
     assert_eq!(status, 200, "{out}");
+    // The avatar function: an upload, the image, a stale version, and the first request of an
+    // earlier release's user.
+    let png = wxauth_local::sample::png(wxauth_local::sample::GREEN);
+    let form = wxauth_tests::uploads::avatar_form(&png);
+    let (status, out) = parts(
+        avatar
+            .handle(
+                Req::new("POST", "/avatar")
+                    .skey(&skey)
+                    .form(form.clone())
+                    .authorized(ctx.clone())
+                    .into_request(),
+            )
+            .await,
+    );
+    assert_eq!(status, 200, "{out}");
+    let url = out["user"]["avatarUrl"].as_str().expect("url").to_string();
+    let path = &url[url.find("/avatars/").expect("path")..];
+    let image = avatar.handle(Req::new("GET", path).into_request()).await;
+    assert_eq!(image.status(), 200);
+    let stale = path.replace(".png", ".jpg");
+    let missing = avatar.handle(Req::new("GET", &stale).into_request()).await;
+    assert_eq!(missing.status(), 404);
+    let (status, out) = parts(
+        avatar
+            .handle(
+                Req::new("POST", "/avatar")
+                    .skey(&legacy_uploader.skey)
+                    .form(form)
+                    .into_request(),
+            )
+            .await,
+    );
+    assert_eq!(status, 200, "{out}");
+    assert!(avatar_store.called().contains(&"create_account"));
+
     let _ = std::fs::remove_file(&file);
     assert_eq!(
         call(
@@ -501,13 +634,14 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
         ("LoginFunction", &login_store),
         ("AuthorizerFunction", &auth_store),
         ("UserinfoFunction", &acct_store),
+        ("AvatarFunction", &avatar_store),
     ] {
         let mut needed: BTreeSet<String> = store
             .called()
             .iter()
             .flat_map(|m| actions_of(m).iter().map(|a| a.to_string()))
             .collect();
-        if function != "AuthorizerFunction" {
+        if matches!(function, "LoginFunction" | "UserinfoFunction") {
             needed.insert("ssm:GetParameter".into());
         }
         let prefixes: BTreeSet<String> = store
@@ -520,6 +654,14 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
             prefixes,
             "{function}: the key prefixes it may touch != those its code touches"
         );
+        if function == "AvatarFunction" {
+            needed.extend(
+                avatars
+                    .called()
+                    .iter()
+                    .flat_map(|m| s3_actions_of(m).iter().map(|a| a.to_string())),
+            );
+        }
         assert_eq!(
             granted(&t, function),
             needed,

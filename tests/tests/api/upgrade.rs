@@ -131,3 +131,38 @@ async fn an_earlier_table_keeps_working() {
         code(&out)
     );
 }
+
+#[tokio::test]
+async fn an_earlier_user_uploads_an_avatar_first() {
+    let env = Env::new(Backend::Dynamo).await;
+    let (client, table) = env.table.clone().expect("moto table");
+    // carol's session is of the release before accounts: no uid on it, none in the authorizer's context.
+    let carol = LegacyUser::new(
+        "oCarolOfTheEarlierRelease0001",
+        None,
+        &crypto::random_base64::<16>().expect("rng"),
+        START - 600,
+    );
+    carol.put(&client, &table).await;
+    let png = wxauth_local::sample::png(wxauth_local::sample::GREEN);
+    let (status, out) = env
+        .call(
+            Req::new("POST", "/avatar")
+                .skey(&carol.skey)
+                .form(wxauth_tests::uploads::avatar_form(&png)),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    // Her account was created by the upload (her earlier profile copied), and names the URL.
+    let (_, me) = env.call(Req::new("GET", "/me").skey(&carol.skey)).await;
+    let uid = me["uid"].as_str().expect("an account, created now");
+    let url = out["user"]["avatarUrl"].as_str().expect("url");
+    assert!(url.contains(&format!("/avatars/{uid}/")), "{url}");
+    assert!(!url.contains(&carol.openid));
+    assert_eq!(
+        me["user"]["nickName"], "Old Timer",
+        "the earlier profile stays"
+    );
+    assert_eq!(me["user"]["avatarUrl"], json!(url));
+    assert_eq!(env.avatars.get(uid).await.expect("S3"), Some(png));
+}

@@ -1,5 +1,6 @@
 //! `POST /userinfo` and `GET /me`: signature, decryption, watermark and openId checks, through real
-//! events and both stores, with user data made by the WeChat simulator exactly as WeChat makes it.
+//! events and both stores, with user data made by the WeChat simulator exactly as WeChat makes it:
+//! today's anonymous user info (no openId) and the full profile of earlier years.
 
 use serde_json::{Value, json};
 use wxauth::crypto;
@@ -11,13 +12,72 @@ fn userinfo(skey: &str, body: Value) -> Req {
     Req::new("POST", "/userinfo").skey(skey).json(&body)
 }
 
-/// The user data of `user` as the mini program gets it, as a request body.
+/// The user data of `user` as the mini program got it before 2021 (a full profile, with openId), as
+/// a request body.
 fn data_of(env: &Env, user: &str) -> Value {
+    let d = env
+        .sim
+        .legacy_user_data(&env.sim.openid_for(user))
+        .expect("user logged in");
+    serde_json::to_value(d).expect("json")
+}
+
+/// The user data of `user` as `wx.getUserInfo` gives it today (anonymous, no openId).
+fn todays_data_of(env: &Env, user: &str) -> Value {
     let d = env
         .sim
         .user_data(&env.sim.openid_for(user))
         .expect("user logged in");
     serde_json::to_value(d).expect("json")
+}
+
+#[tokio::test]
+async fn todays_anonymous_user_info_decrypts_and_never_replaces_a_profile() {
+    for backend in BACKENDS {
+        let env = Env::new(backend).await;
+        let skey = env.login_as("alice").await;
+        let body = todays_data_of(&env, "alice");
+        let key = env.session_key_of("alice");
+        let raw: Value =
+            serde_json::from_str(body["rawData"].as_str().expect("raw")).expect("json");
+        assert_eq!(raw["nickName"], "微信用户");
+        // The encrypted part carries no openId and no unionId: it opens anyway, with the watermark's
+        // appid checked and the session's own session_key.
+        let plain = crypto::decrypt(
+            &key,
+            &crypto::decode_ciphertext(body["encryptedData"].as_str().expect("enc")).expect("b64"),
+            &crypto::decode_iv(body["iv"].as_str().expect("iv")).expect("iv"),
+        )
+        .expect("decrypts");
+        let plain: Value = serde_json::from_slice(&plain).expect("json");
+        assert!(
+            plain.get("openId").is_none() && plain.get("unionId").is_none(),
+            "{plain}"
+        );
+        assert_eq!(plain["watermark"]["appid"], APPID);
+        let (status, out) = env.call(userinfo(&skey, body.clone())).await;
+        assert_eq!(status, 200, "{backend:?}: {out}");
+        assert_eq!(out["user"]["nickName"], "微信用户");
+        assert!(out["user"].get("openId").is_none() && out["user"].get("watermark").is_none());
+        // Placeholders are not a profile.
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&skey)).await;
+        assert_eq!(me["user"], Value::Null, "{me}");
+        // A filled-in profile survives today's getUserInfo.
+        let filled = json!({"nickName": "Alice", "avatarUrl": "https://example.com/a.png"});
+        let (status, _) = env
+            .call(Req::new("PUT", "/profile").skey(&skey).json(&filled))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(env.call(userinfo(&skey, body)).await.0, 200);
+        let (_, me) = env.call(Req::new("GET", "/me").skey(&skey)).await;
+        assert_eq!(me["user"], filled, "{me}");
+        // Another user's data without openId does not open under this session: its key differs.
+        let _bob = env.login_as("bob").await;
+        let bobs = todays_data_of(&env, "bob");
+        let (status, out) = env.call(userinfo(&skey, bobs)).await;
+        assert_eq!((status, code(&out)), (400, "INVALID_SIGNATURE"), "{out}");
+        logs::assert_clean(&[&key, &skey, SECRET]);
+    }
 }
 
 #[tokio::test]
@@ -125,7 +185,7 @@ async fn every_decryption_failure_is_one_identical_answer() {
             ("other appid", seal(&json!({"openId": openid, "watermark": {"appid": "wx0000000000000000", "timestamp": 1}}).to_string())),
             ("other user's openId", seal(&json!({"openId": bob_openid, "watermark": {"appid": APPID, "timestamp": 1}}).to_string())),
             ("no watermark", seal(&json!({"openId": openid}).to_string())),
-            ("no openId", seal(&json!({"watermark": {"appid": APPID, "timestamp": 1}}).to_string())),
+            ("an openId that is not a string", seal(&json!({"openId": 1, "watermark": {"appid": APPID, "timestamp": 1}}).to_string())),
             ("valid padding, not JSON", seal("definitely not json")),
             ("JSON but not an object", seal("[1,2,3]")),
             ("bob's data under alice's session", {
