@@ -3,6 +3,7 @@
 //! One module per subject; run one with `cargo test -p wxauth-tests --test api <module>::`.
 
 mod accounts;
+mod admin;
 mod authorizer;
 mod avatars;
 mod bad_input;
