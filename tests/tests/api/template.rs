@@ -713,7 +713,10 @@ fn alarms_and_the_dashboard_name_only_metrics_the_code_emits() {
             continue;
         }
         alarms.insert(text(name));
-        assert_eq!(strings(&r["Properties"]["AlarmActions"]), ["!!Ref AlarmTopic"]);
+        assert_eq!(
+            strings(&r["Properties"]["AlarmActions"]),
+            ["!!Ref AlarmTopic"]
+        );
         for (namespace, metric, dims) in alarm_metrics(r) {
             if namespace.starts_with("AWS/") {
                 continue;
@@ -726,7 +729,10 @@ fn alarms_and_the_dashboard_name_only_metrics_the_code_emits() {
                 .iter()
                 .map(|s| s.iter().map(|d| d.to_string()).collect())
                 .collect();
-            assert!(sets.contains(&dims), "{metric} has no dimension set {dims:?}");
+            assert!(
+                sets.contains(&dims),
+                "{metric} has no dimension set {dims:?}"
+            );
         }
     }
     assert!(custom >= 4, "alarms on the wxauth metrics");
@@ -745,7 +751,11 @@ fn alarms_and_the_dashboard_name_only_metrics_the_code_emits() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README");
     for m in <Metric as strum::IntoEnumIterator>::iter() {
-        assert!(readme.contains(&format!("`{}`", m.name())), "README lacks {}", m.name());
+        assert!(
+            readme.contains(&format!("`{}`", m.name())),
+            "README lacks {}",
+            m.name()
+        );
     }
     for a in &alarms {
         assert!(readme.contains(&format!("`{a}`")), "README lacks {a}");
@@ -761,18 +771,34 @@ fn alarms_and_the_dashboard_name_only_metrics_the_code_emits() {
             let row = row.as_array().expect("a metrics row");
             if row[0] == "wxauth/${AWS::StackName}" {
                 let m = Metric::named(row[1].as_str().expect("name")).expect("emitted");
-                let dims: Vec<&str> = row[2..].iter().step_by(2).filter_map(|d| d.as_str()).collect();
-                assert!(m.dimensions().iter().any(|s| *s == dims.as_slice()), "{row:?}");
+                let dims: Vec<&str> = row[2..]
+                    .iter()
+                    .step_by(2)
+                    .filter_map(|d| d.as_str())
+                    .collect();
+                assert!(
+                    m.dimensions().iter().any(|s| *s == dims.as_slice()),
+                    "{row:?}"
+                );
                 shown.insert(m.name());
             }
             if let Some(e) = row[0]["expression"].as_str() {
-                let name = e.split("MetricName=\"").nth(1).and_then(|r| r.split('"').next());
+                let name = e
+                    .split("MetricName=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next());
                 let m = Metric::named(name.expect("a SEARCH by name")).expect("emitted");
                 shown.insert(m.name());
             }
         }
     }
-    for want in ["Logins", "Errors", "AuthorizerDecisions", "Latency", "WechatLatency"] {
+    for want in [
+        "Logins",
+        "Errors",
+        "AuthorizerDecisions",
+        "Latency",
+        "WechatLatency",
+    ] {
         assert!(shown.contains(want), "the dashboard lacks {want}");
     }
 }
@@ -782,7 +808,12 @@ fn log_levels_keep_the_metrics_and_arns_name_the_partition() {
     let t = template();
     let env = &t["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(text(&env["RUST_LOG"]), "!!Ref LogLevel");
-    for f in ["LoginFunction", "UserinfoFunction", "AvatarFunction", "AuthorizerFunction"] {
+    for f in [
+        "LoginFunction",
+        "UserinfoFunction",
+        "AvatarFunction",
+        "AuthorizerFunction",
+    ] {
         let logging = &resource(&t, f)["Properties"]["LoggingConfig"];
         // Lambda gives lines without a level (the EMF records) INFO: a higher filter drops them.
         assert_eq!(text(&logging["ApplicationLogLevel"]), "INFO", "{f}");
