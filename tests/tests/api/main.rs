@@ -7,6 +7,7 @@ mod admin;
 mod authorizer;
 mod avatars;
 mod bad_input;
+mod deploy_check;
 mod error_codes;
 mod faults;
 mod lambda_binaries;
