@@ -776,10 +776,7 @@ fn alarms_and_the_dashboard_name_only_metrics_the_code_emits() {
                     .step_by(2)
                     .filter_map(|d| d.as_str())
                     .collect();
-                assert!(
-                    m.dimensions().iter().any(|s| *s == dims.as_slice()),
-                    "{row:?}"
-                );
+                assert!(m.dimensions().contains(&dims.as_slice()), "{row:?}");
                 shown.insert(m.name());
             }
             if let Some(e) = row[0]["expression"].as_str() {
