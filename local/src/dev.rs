@@ -41,6 +41,7 @@ pub enum DevRoute {
     UserInfo,
     PhoneCode,
     AvatarPng,
+    Metrics,
 }
 
 /// Every dev route: method, path, route, what it gives (for the start-up banner).
@@ -69,7 +70,24 @@ pub const DEV_ROUTES: &[(&str, &str, DevRoute, &str)] = &[
         DevRoute::AvatarPng,
         "-> a sample PNG for POST /avatar",
     ),
+    (
+        "GET",
+        "/dev/metrics",
+        DevRoute::Metrics,
+        "-> the metrics the functions recorded (as their EMF lines would give CloudWatch)",
+    ),
 ];
+
+/// The metrics of this process: counted by the functions' code ([`wxauth::metrics`]), read by
+/// `GET /dev/metrics` and the summary printed on exit.
+pub fn metrics() -> &'static Arc<wxauth::metrics::Counts> {
+    static COUNTS: std::sync::OnceLock<Arc<wxauth::metrics::Counts>> = std::sync::OnceLock::new();
+    COUNTS.get_or_init(|| {
+        let counts = Arc::new(wxauth::metrics::Counts::new());
+        wxauth::metrics::install(Box::new(counts.clone()));
+        counts
+    })
+}
 
 /// The dev route of a method and path.
 pub fn find(method: &str, path: &str) -> Option<DevRoute> {
@@ -100,6 +118,7 @@ impl Dev {
             DevRoute::AvatarPng => {
                 return web::binary("image/png", sample::png(sample::GREEN), "no-store");
             }
+            DevRoute::Metrics => Ok(metrics().snapshot()),
         };
         match result {
             Ok(value) => web::json(StatusCode::OK, &value),

@@ -54,6 +54,8 @@ pub async fn run(options: Options) -> Result<(), StartError> {
     let local = listener
         .local_addr()
         .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
+    // Counted from the first request on (GET /dev/metrics, the summary on exit).
+    let _ = crate::dev::metrics();
     let app = build(&settings).await?;
     let signals = Signals::install()?;
     say(&banner(&settings, local, &app));
@@ -459,6 +461,10 @@ async fn serve(listener: TcpListener, gateway: Gateway, mut signals: Signals) {
                 SHUTDOWN_GRACE.as_secs()
             ));
         }
+    }
+    // The counts of the run, as CloudWatch would have summed the functions' metrics.
+    for line in crate::dev::metrics().summary() {
+        say(&format!("metric: {line}"));
     }
     say("stopped");
 }

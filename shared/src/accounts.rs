@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::error::{ServiceError, StoreError};
@@ -337,6 +338,11 @@ impl Accounts {
             0
         };
         tracing::info!(block, found, sessions_ended, "user block changed");
+        Audit {
+            openid: Some(openid),
+            ..Audit::new(block_event(block), found_outcome(found))
+        }
+        .emit();
         Ok(BlockReport {
             found,
             sessions_ended,
@@ -346,6 +352,11 @@ impl Accounts {
     /// Blocks or unblocks an account (an alias: its survivor) and every openid linked to it.
     pub async fn block_uid(&self, uid: &str, block: bool) -> Result<BlockReport, ServiceError> {
         let Some(account) = self.resolve(uid).await? else {
+            Audit {
+                uid: Some(uid),
+                ..Audit::new(block_event(block), found_outcome(false))
+            }
+            .emit();
             return Ok(BlockReport {
                 found: false,
                 sessions_ended: 0,
@@ -354,6 +365,11 @@ impl Accounts {
         let now = self.clock.now();
         let at = block.then_some(now);
         self.store.block_account(&account.uid, at, now).await?;
+        Audit {
+            uid: Some(&account.uid),
+            ..Audit::new(block_event(block), found_outcome(true))
+        }
+        .emit();
         let mut sessions_ended = 0;
         for openid in account.identities.values() {
             sessions_ended += self.block_openid(openid, block).await?.sessions_ended;
@@ -363,6 +379,16 @@ impl Accounts {
             sessions_ended,
         })
     }
+}
+
+/// The audit event of a block (`true`) or an unblock.
+fn block_event(block: bool) -> &'static str {
+    if block { "block" } else { "unblock" }
+}
+
+/// The audit outcome of a block of something that exists or not.
+fn found_outcome(found: bool) -> &'static str {
+    if found { "ok" } else { "not_found" }
 }
 
 /// Fills what an account lacks from another profile and phone.

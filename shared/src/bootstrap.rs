@@ -17,6 +17,7 @@ use crate::handlers::{
     authorizer::Authorizer, avatar::AvatarHandler, login::LoginHandler, userinfo::UserinfoHandler,
 };
 use crate::limits::Limits;
+use crate::routes::Function;
 use crate::sdk_http;
 use crate::secret::Secret;
 use crate::sessions::Sessions;
@@ -242,6 +243,9 @@ async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Config), ConfigError>
 
 /// A function that answers HTTP API requests (login, userinfo, avatar): what [`serve_http`] runs.
 pub trait HttpFunction: Sync {
+    /// The function's name (its binary; the `Function` dimension of its metrics).
+    const NAME: &'static str;
+
     /// Answers one request; never fails, never panics on input.
     fn answer(
         &self,
@@ -250,6 +254,8 @@ pub trait HttpFunction: Sync {
 }
 
 impl HttpFunction for LoginHandler {
+    const NAME: &'static str = Function::Login.name();
+
     fn answer(
         &self,
         req: lambda_http::Request,
@@ -259,6 +265,8 @@ impl HttpFunction for LoginHandler {
 }
 
 impl HttpFunction for UserinfoHandler {
+    const NAME: &'static str = Function::Userinfo.name();
+
     fn answer(
         &self,
         req: lambda_http::Request,
@@ -268,6 +276,8 @@ impl HttpFunction for UserinfoHandler {
 }
 
 impl HttpFunction for AvatarHandler {
+    const NAME: &'static str = Function::Avatar.name();
+
     fn answer(
         &self,
         req: lambda_http::Request,
@@ -276,15 +286,64 @@ impl HttpFunction for AvatarHandler {
     }
 }
 
-/// The whole `main` of an HTTP function: logging, the handler built once by `build` (its error, logged,
-/// stops the cold start), then every request answered by it.
+/// What every function's `main` starts with: the JSON logs and the metrics (EMF on stdout).
+pub fn init_observability(function: &'static str) {
+    crate::logging::init();
+    crate::metrics::init_lambda(function);
+}
+
+/// The end of a cold start: the handler, or its error logged and reported to the Runtime API's
+/// `/runtime/init/error` (so Lambda shows the cause: `Runtime.InitError` and the message) before the
+/// process exits with it.
+pub async fn started<T>(built: Result<T, ConfigError>) -> Result<T, ConfigError> {
+    if let Err(e) = &built {
+        tracing::error!(error = %e, "cannot start");
+        report_init_error(e).await;
+    }
+    built
+}
+
+/// Posts the error to `/runtime/init/error` of `AWS_LAMBDA_RUNTIME_API` (nothing outside Lambda). A
+/// failure to report is logged; the error itself still stops the process.
+async fn report_init_error(e: &ConfigError) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body = serde_json::json!({
+        "errorType": "ConfigError",
+        "errorMessage": e.to_string(),
+    });
+    let sent = async {
+        let client = tls::reqwest_builder()
+            .map_err(|e| e.to_string())?
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| e.to_string())?;
+        client
+            .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+            .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+            .json(&body)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.to_string())?;
+        Ok::<(), String>(())
+    };
+    if let Err(reason) = sent.await {
+        tracing::error!(
+            reason,
+            "cannot report the init error to the Lambda Runtime API"
+        );
+    }
+}
+
+/// The whole `main` of an HTTP function: logging and metrics, the handler built once by `build` (its
+/// error, logged and reported, stops the cold start), then every request answered by it.
 pub async fn serve_http<H: HttpFunction>(
     build: impl std::future::Future<Output = Result<H, ConfigError>>,
 ) -> Result<(), lambda_http::Error> {
-    crate::logging::init();
-    let handler = build
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    init_observability(H::NAME);
+    let handler = started(build.await).await?;
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(
         move |req: lambda_http::Request| async move {

@@ -14,6 +14,7 @@
 use http::StatusCode;
 use thiserror::Error;
 
+use crate::metrics::{self, Metric};
 use crate::sessions::Rejection;
 
 /// Errors of the WeChat client: what WeChat answered, or why it could not be asked.
@@ -50,6 +51,24 @@ pub enum WechatError {
     /// The reason never contains the request URL (it carries the app secret).
     #[error("WeChat unavailable: {0}")]
     Unavailable(String),
+}
+
+impl WechatError {
+    /// The kind of error, a metric dimension's value (a fixed set: never WeChat's message).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WechatError::InvalidCode => "InvalidCode",
+            WechatError::CodeUsed => "CodeUsed",
+            WechatError::UserBlocked => "UserBlocked",
+            WechatError::RateLimited => "RateLimited",
+            WechatError::Busy => "Busy",
+            WechatError::Misconfigured(_) => "Misconfigured",
+            WechatError::AccessTokenInvalid(_) => "AccessTokenInvalid",
+            WechatError::SessionKeyInvalid => "SessionKeyInvalid",
+            WechatError::Other { .. } => "Other",
+            WechatError::Unavailable(_) => "Unavailable",
+        }
+    }
 }
 
 /// Errors of the stores: sessions (DynamoDB or memory) and avatars (S3, a folder or memory).
@@ -298,6 +317,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store unavailable");
+                metrics::count(Metric::StoreErrors, &[]);
                 ApiError::StoreUnavailable
             }
             ServiceError::NicknameRejected(label) => {
@@ -314,12 +334,21 @@ impl From<ServiceError> for ApiError {
                     | WechatError::Busy
                     | WechatError::AccessTokenInvalid(_)
                     | WechatError::Other { .. } => tracing::warn!(error = %e, "WeChat call failed"),
+                    WechatError::RateLimited => {
+                        metrics::count(Metric::RateLimited, &[("Scope", "wechat")]);
+                        tracing::info!(error = %e, "WeChat refused");
+                    }
                     _ => tracing::info!(error = %e, "WeChat refused"),
                 }
                 ApiError::of_wechat(e)
             }
             ServiceError::Crypto(e) => {
                 tracing::info!(error = %e, "user data refused");
+                match e {
+                    CryptoError::DecryptFailed => metrics::count(Metric::DecryptFailures, &[]),
+                    CryptoError::BadSignature => metrics::count(Metric::SignatureFailures, &[]),
+                    CryptoError::Malformed(_) => {}
+                }
                 ApiError::of_crypto(e)
             }
             ServiceError::Randomness(reason) => {
@@ -332,6 +361,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Limited { scope, retry_after } => {
                 tracing::info!(scope, retry_after, "refused: rate limit");
+                metrics::count(Metric::RateLimited, &[("Scope", scope)]);
                 ApiError::RateLimited(retry_after)
             }
         }

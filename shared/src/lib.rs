@@ -22,6 +22,7 @@
 pub mod access_token;
 pub mod accounts;
 pub mod apps;
+pub mod audit;
 pub mod avatars;
 #[cfg(feature = "aws")]
 pub mod bootstrap;
@@ -34,6 +35,7 @@ pub mod handlers;
 pub mod identity;
 pub mod limits;
 pub mod logging;
+pub mod metrics;
 pub mod routes;
 #[cfg(feature = "aws")]
 pub mod sdk_http;

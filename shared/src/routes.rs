@@ -18,7 +18,7 @@ pub enum Function {
 
 impl Function {
     /// The function's one name: its binary, its handler module, its template logical id's prefix.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Function::Login => "login",
             Function::Userinfo => "userinfo",

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::WechatError;
+use crate::metrics::{self, Metric};
 use crate::secret::Secret;
 
 /// Largest WeChat answer read; anything longer is not what WeChat sends.
@@ -89,7 +90,25 @@ impl WechatClient {
     /// Sends the request `build` makes for a base URL; when no connection to the base can be made at
     /// all, once more to the fallback, within the same deadline. Never after a request may have
     /// reached WeChat (a code is single-use).
+    /// Records the call's latency and result under `api` ([`crate::metrics`]).
     async fn send(
+        &self,
+        api: &'static str,
+        build: impl Fn(&str) -> Result<reqwest::RequestBuilder, WechatError>,
+    ) -> Result<Value, WechatError> {
+        let started = std::time::Instant::now();
+        let answer = self.send_once_or_fallback(build).await;
+        let result = answer.as_ref().map_or_else(WechatError::kind, |_| "OK");
+        metrics::millis(
+            Metric::WechatLatency,
+            started.elapsed().as_secs_f64() * 1000.0,
+            &[("Api", api)],
+        );
+        metrics::count(Metric::WechatCalls, &[("Api", api), ("Result", result)]);
+        answer
+    }
+
+    async fn send_once_or_fallback(
         &self,
         build: impl Fn(&str) -> Result<reqwest::RequestBuilder, WechatError>,
     ) -> Result<Value, WechatError> {
@@ -118,7 +137,9 @@ impl WechatClient {
             ("grant_type", "authorization_code"),
         ];
         let body = self
-            .send(|base| Ok(self.http.get(url_at(base, "/sns/jscode2session", &query)?)))
+            .send("jscode2session", |base| {
+                Ok(self.http.get(url_at(base, "/sns/jscode2session", &query)?))
+            })
             .await?;
         let openid = non_empty_str(&body, "openid")?;
         let session_key = non_empty_str(&body, "session_key")?;
@@ -185,7 +206,7 @@ impl WechatClient {
             "force_refresh": false,
         });
         let answer = self
-            .send(|base| {
+            .send("stable_token", |base| {
                 Ok(self
                     .http
                     .post(url_at(base, "/cgi-bin/stable_token", &[])?)
@@ -212,13 +233,16 @@ impl WechatClient {
     /// `POST {path}?access_token=` with a JSON body: the answer, or WeChat's error.
     async fn post_with_token(
         &self,
+        api: &'static str,
         path: &str,
         access_token: &Secret,
         body: &Value,
     ) -> Result<Value, WechatError> {
         let query = [("access_token", access_token.expose())];
-        self.send(|base| Ok(self.http.post(url_at(base, path, &query)?).json(body)))
-            .await
+        self.send(api, |base| {
+            Ok(self.http.post(url_at(base, path, &query)?).json(body))
+        })
+        .await
     }
 
     /// `POST /wxa/business/getuserphonenumber`: exchanges a phone code (single-use, 5 minutes) of the
@@ -232,6 +256,7 @@ impl WechatClient {
     ) -> Result<PhoneInfo, WechatError> {
         let answer = self
             .post_with_token(
+                "getuserphonenumber",
                 "/wxa/business/getuserphonenumber",
                 access_token,
                 &serde_json::json!({ "code": code, "openid": openid }),
@@ -259,7 +284,7 @@ impl WechatClient {
             "openid": openid,
         });
         let answer = match self
-            .post_with_token("/wxa/msg_sec_check", access_token, &body)
+            .post_with_token("msg_sec_check", "/wxa/msg_sec_check", access_token, &body)
             .await
         {
             Err(WechatError::Other { errcode, .. }) => {
@@ -317,7 +342,9 @@ impl WechatClient {
             ("sig_method", "hmac_sha256"),
         ];
         match self
-            .send(|base| Ok(self.http.get(url_at(base, "/wxa/checksession", &query)?)))
+            .send("checksession", |base| {
+                Ok(self.http.get(url_at(base, "/wxa/checksession", &query)?))
+            })
             .await
         {
             Ok(_) => Ok(true),

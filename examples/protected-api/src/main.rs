@@ -14,7 +14,8 @@
 //! Mind the authorizer cache: API Gateway reuses an authorizer answer for
 //! `AuthorizerCacheSeconds`, so a logout reaches this API within that time. An
 //! action that must stop the instant the user logs out should check the session
-//! itself (the wxauth functions do).
+//! itself (wxauth's POST /userinfo, PUT /profile, POST /phone and POST /logout do;
+//! its GET /me, like this API, trusts the authorizer's cached decision).
 
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
 use serde_json::json;

@@ -5,10 +5,8 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wxauth::logging::init();
-    let authorizer = wxauth::bootstrap::authorizer()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    wxauth::bootstrap::init_observability(wxauth::handlers::authorizer::FUNCTION);
+    let authorizer = wxauth::bootstrap::started(wxauth::bootstrap::authorizer().await).await?;
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         authorizer

@@ -21,8 +21,12 @@ use thiserror::Error;
 
 use crate::deadline;
 use crate::identity::Caller;
+use crate::metrics::{self, Metric};
 use crate::sessions::{Rejection, Sessions};
 use crate::web::SKEY_HEADER;
+
+/// The authorizer's name: its binary, and its `Function` dimension in the metrics.
+pub const FUNCTION: &str = "authorizer";
 
 /// Why the authorizer did not answer with a decision.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -194,6 +198,7 @@ impl Authorizer {
             Ok(Err(why)) => Ok(Err(why)),
             Err(e) => {
                 tracing::error!(error = %e, "authorizer denies: session store unavailable");
+                metrics::count(Metric::StoreErrors, &[]);
                 Err(AuthorizerError::StoreUnavailable)
             }
         }
@@ -212,7 +217,7 @@ impl Authorizer {
         lambda_deadline_ms: u64,
     ) -> Result<Value, AuthorizerError> {
         let deadline = deadline::of_request(self.budget, lambda_deadline_ms);
-        deadline::scope(deadline, self.answer(event)).await
+        metrics::within(FUNCTION, deadline::scope(deadline, self.answer(event))).await
     }
 
     async fn answer(&self, event: Value) -> Result<Value, AuthorizerError> {
@@ -250,6 +255,13 @@ impl Authorizer {
             ),
             Err(_) => tracing::error!(kind, decision = "error", latency_ms, "denied"),
         }
+        let outcome = match &decision {
+            Ok(Ok(_)) => "Allow",
+            Ok(Err(_)) => "Deny",
+            Err(_) => "Error",
+        };
+        metrics::count(Metric::AuthorizerDecisions, &[("Decision", outcome)]);
+        metrics::millis(Metric::Latency, latency_ms, &[]);
         let decision = decision?;
         let caller = decision.as_ref().ok();
         match event {

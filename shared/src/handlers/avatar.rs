@@ -57,7 +57,7 @@ impl AvatarHandler {
 
     /// Answers one request; never fails, never panics on input.
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        respond(&req, self.budget, |req| self.route(req)).await
+        respond(&req, Function::Avatar, self.budget, |req| self.route(req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -10,12 +10,13 @@ use std::time::Duration;
 use super::{action, no_route, respond, wechat_code};
 use crate::accounts::Identity;
 use crate::apps::{Apps, NoApp};
+use crate::audit::Audit;
 use crate::config::is_appid;
 use crate::deadline;
 use crate::error::{ApiError, ServiceError};
 use crate::limits::{Limits, Scope};
 use crate::routes::{Action, Function};
-use crate::sessions::Sessions;
+use crate::sessions::{NewSession, Sessions};
 use crate::web::{self, parse_json};
 
 #[derive(Debug, Deserialize)]
@@ -59,7 +60,7 @@ impl LoginHandler {
 
     /// Answers one request; never fails, never panics on input.
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        respond(&req, self.budget, |req| self.route(req)).await
+        respond(&req, Function::Login, self.budget, |req| self.route(req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -69,7 +70,47 @@ impl LoginHandler {
         }
     }
 
+    /// `POST /login`, audited: one `login` event with the outcome, whatever it is.
     async fn login(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let request_id = web::request_id(req);
+        let client_ip = web::client_ip(req, self.trusted_proxy_hops);
+        let mut seen = Seen::default();
+        let result = self.exchange(req, client_ip.as_deref(), &mut seen).await;
+        let audit = Audit {
+            appid: seen.appid.as_deref(),
+            openid: seen.openid.as_deref(),
+            ..Audit::new("login", "ok")
+        }
+        .request(&request_id, client_ip.as_deref());
+        match result {
+            Ok(new) => {
+                audit.session(&new.session).emit();
+                Ok(web::json(
+                    web::StatusCode::OK,
+                    &json!({
+                        "skey": new.skey.expose(),
+                        "expires_in": new.expires_in,
+                        "uid": new.session.uid,
+                    }),
+                ))
+            }
+            Err(e) => {
+                Audit {
+                    outcome: e.code(),
+                    ..audit
+                }
+                .emit();
+                Err(e)
+            }
+        }
+    }
+
+    async fn exchange(
+        &self,
+        req: &Request,
+        client_ip: Option<&str>,
+        seen: &mut Seen,
+    ) -> Result<NewSession, ApiError> {
         let body: LoginBody = parse_json(req)?;
         let code = wechat_code(&body.code, "wx.login")?;
         let appid = body.appid.as_deref().map(str::trim);
@@ -84,15 +125,17 @@ impl LoginHandler {
                 "appid is required: this deployment serves several mini programs".into(),
             ),
         })?;
+        seen.appid = Some(app.appid().to_string());
         // Every exchange costs the app's WeChat quota: count the client before WeChat is asked.
-        if let Some(ip) = web::client_ip(req, self.trusted_proxy_hops) {
-            self.limits.hit(Scope::LoginPerIp, &ip).await?;
+        if let Some(ip) = client_ip {
+            self.limits.hit(Scope::LoginPerIp, ip).await?;
         }
         let exchanged = app
             .wechat
             .code2session(code)
             .await
             .map_err(ServiceError::from)?;
+        seen.openid = Some(exchanged.openid.clone());
         self.limits
             .hit(Scope::LoginPerUser, &exchanged.openid)
             .await?;
@@ -108,13 +151,13 @@ impl LoginHandler {
             appid = app.appid(),
             "session created"
         );
-        Ok(web::json(
-            web::StatusCode::OK,
-            &json!({
-                "skey": new.skey.expose(),
-                "expires_in": new.expires_in,
-                "uid": new.session.uid,
-            }),
-        ))
+        Ok(new)
     }
+}
+
+/// What a login attempt learnt before it ended (for its audit event).
+#[derive(Debug, Default)]
+struct Seen {
+    appid: Option<String>,
+    openid: Option<String>,
 }

@@ -21,7 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{action, no_route, respond, wechat_code};
-use crate::apps::Apps;
+use crate::apps::{App, Apps};
+use crate::audit::{self, Audit};
 use crate::avatars::AvatarUrls;
 use crate::config::ProfileOptions;
 use crate::crypto::{self, Expect};
@@ -31,7 +32,7 @@ use crate::identity::Caller;
 use crate::limits::Scope;
 use crate::routes::{Action, Function};
 use crate::sessions::Sessions;
-use crate::store::Profile;
+use crate::store::{Profile, Session, User};
 use crate::users::Users;
 use crate::web::{self, StatusCode, parse_json};
 use crate::wechat::PhoneInfo;
@@ -116,7 +117,7 @@ impl UserinfoHandler {
 
     /// Answers one request; never fails, never panics on input.
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        respond(&req, self.budget, |req| self.route(req)).await
+        respond(&req, Function::Userinfo, self.budget, |req| self.route(req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -157,13 +158,7 @@ impl UserinfoHandler {
         .and_then(|()| crypto::open_user_data(key, &body.encrypted_data, &body.iv, expect));
         let data = match opened {
             Ok(data) => data,
-            Err(e) => {
-                return Err(self
-                    .users
-                    .explain_failure(app, &session, &user, e)
-                    .await
-                    .into());
-            }
+            Err(e) => return Err(self.refuse(req, app, &session, &user, e).await),
         };
         let account = self.users.account(&user, app.appid()).await?;
         let update = profile_from(&data);
@@ -251,13 +246,7 @@ impl UserinfoHandler {
                     });
                 match opened {
                     Ok(info) => info,
-                    Err(e) => {
-                        return Err(self
-                            .users
-                            .explain_failure(app, &session, &user, e)
-                            .await
-                            .into());
-                    }
+                    Err(e) => return Err(self.refuse(req, app, &session, &user, e).await),
                 }
             }
             _ => {
@@ -270,6 +259,29 @@ impl UserinfoHandler {
         let account = self.users.account(&user, app.appid()).await?;
         let phone = self.users.save_phone(&account, info).await?;
         Ok(web::json(StatusCode::OK, &json!({ "phone": phone })))
+    }
+
+    /// User data that did not open with the session's key: the answer ([`Users::explain_failure`]:
+    /// `SESSION_KEY_EXPIRED` when WeChat says the key is stale), audited as `decrypt_failed`.
+    async fn refuse(
+        &self,
+        req: &Request,
+        app: &App,
+        session: &Session,
+        user: &User,
+        e: CryptoError,
+    ) -> ApiError {
+        let answer: ApiError = self
+            .users
+            .explain_failure(app, session, user, e)
+            .await
+            .into();
+        let (request_id, client_ip) = audit::of_request(req);
+        Audit::new("decrypt_failed", answer.code())
+            .session(session)
+            .request(&request_id, client_ip.as_deref())
+            .emit();
+        answer
     }
 
     async fn logout(&self, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -298,6 +310,16 @@ impl UserinfoHandler {
             account = everywhere,
             "logged out"
         );
+        let (request_id, client_ip) = audit::of_request(req);
+        let scope = match (everywhere, all) {
+            (true, _) => "ok: account",
+            (false, true) => "ok: all",
+            (false, false) => "ok",
+        };
+        Audit::new("logout", scope)
+            .session(&session)
+            .request(&request_id, client_ip.as_deref())
+            .emit();
         Ok(web::json(StatusCode::OK, &json!({ "revoked": revoked })))
     }
 }

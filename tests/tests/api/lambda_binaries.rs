@@ -132,7 +132,11 @@ async fn login_authorizer_and_userinfo_binaries_work_together() {
         for line in logs.lines() {
             let v: Value =
                 serde_json::from_str(line).unwrap_or_else(|_| panic!("{name}: not JSON: {line}"));
-            assert!(v.get("level").is_some(), "{name}: {line}");
+            // Log lines have a level; metric records (EMF) have their `_aws` metadata instead.
+            assert!(
+                v.get("level").is_some() || v.get("_aws").is_some(),
+                "{name}: {line}"
+            );
         }
         for secret in [SECRET, &skey, &key] {
             assert!(!logs.contains(secret), "{name} logged a secret");
@@ -236,13 +240,32 @@ async fn missing_configuration_stops_the_function_at_init_with_a_clear_message()
     let d = deployed().await;
     let mut env = d.env.clone();
     env.retain(|(k, _)| *k != "SESSION_TABLE");
-    let (_rt, mut login) = start("login", &env).await;
+    let (rt, mut login) = start("login", &env).await;
     let status = login
         .wait_exit(Duration::from_secs(20))
         .await
         .expect("exits");
     assert!(!status.success());
     assert!(login.logs().contains("SESSION_TABLE"), "{}", login.logs());
+    // ... and Lambda is told why (/runtime/init/error), not left with an exit code.
+    let reported = rt.init_error().expect("init error reported");
+    assert_eq!(reported["errorType"], "ConfigError", "{reported}");
+    assert!(
+        reported["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("SESSION_TABLE")),
+        "{reported}"
+    );
+    // The authorizer too.
+    let (rt, mut auth) = start("authorizer", &env).await;
+    assert!(
+        !auth
+            .wait_exit(Duration::from_secs(20))
+            .await
+            .expect("exits")
+            .success()
+    );
+    assert!(rt.init_error().is_some(), "{}", auth.logs());
 
     let mut env = d.env.clone();
     env.retain(|(k, _)| *k != "WX_SECRET");
@@ -289,5 +312,105 @@ async fn authorizer_binary_fails_closed_when_dynamodb_is_down() {
     {
         Outcome::Error { error_type, .. } => assert_eq!(error_type, "StoreUnavailable"),
         other => panic!("must deny with an error, got {other:?}\n{}", auth.logs()),
+    }
+}
+
+/// The EMF records of a function's output: `(metric name, the record)` for every metric of each.
+fn emf_records(logs: &str) -> Vec<(String, Value)> {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .flat_map(|v| {
+            let names: Vec<String> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["Name"].as_str().map(str::to_string))
+                .collect();
+            names.into_iter().map(move |n| (n, v.clone()))
+        })
+        .collect()
+}
+
+/// The first record of `name` whose dimension `dim` is `value`.
+fn find<'a>(
+    records: &'a [(String, Value)],
+    name: &str,
+    dim: &str,
+    value: &str,
+) -> Option<&'a Value> {
+    records
+        .iter()
+        .find(|(n, r)| n == name && r[dim] == value)
+        .map(|(_, r)| r)
+}
+
+#[tokio::test]
+async fn the_binaries_emit_emf_metrics_whatever_the_log_level() {
+    let d = deployed().await;
+    let mut env = d.env.clone();
+    // The template's setting: Lambda's filter at INFO (it gives lines without a level INFO), the
+    // functions' own at what LogLevel says; at error no info line is logged, the metrics still are.
+    env.retain(|(k, _)| *k != "RUST_LOG");
+    env.push(("RUST_LOG", "error".to_string()));
+    env.push(("AWS_LAMBDA_LOG_LEVEL", "INFO".to_string()));
+    env.push((
+        wxauth::metrics::NAMESPACE_ENV,
+        "wxauth/test-stack".to_string(),
+    ));
+    let (login_rt, login) = start("login", &env).await;
+    let (auth_rt, auth) = start("authorizer", &env).await;
+
+    let event = |code: &str| {
+        Req::new("POST", "/login")
+            .json(&json!({"code": code}))
+            .v2_event()
+    };
+    let (status, body) = http_answer(&login_rt.invoke(event(&d.sim.mint_code("alice"))).await);
+    assert_eq!(status, 200, "{body}");
+    let skey = body["skey"].as_str().expect("skey").to_string();
+    let (status, _) = http_answer(&login_rt.invoke(event("invalid-code")).await);
+    assert_eq!(status, 400);
+    for skey in [skey.as_str(), "not-an-skey"] {
+        auth_rt
+            .invoke(events::authorizer_v2(Some(skey), "GET", "/me"))
+            .await;
+    }
+
+    let records = emf_records(&login.logs());
+    let ok = find(&records, "Logins", "Outcome", "OK").expect("Logins OK");
+    let meta = &ok["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(meta["Namespace"], "wxauth/test-stack");
+    assert_eq!(meta["Dimensions"], json!([["Outcome"]]));
+    assert!(
+        ok["_aws"]["Timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_600_000_000_000)
+    );
+    assert!(find(&records, "Logins", "Outcome", "INVALID_CODE").is_some());
+    let error = find(&records, "Errors", "Code", "INVALID_CODE").expect("Errors");
+    assert_eq!(error["Function"], "login");
+    assert!(find(&records, "Requests", "Function", "login").is_some());
+    assert!(find(&records, "Latency", "Function", "login").is_some());
+    let call = find(&records, "WechatCalls", "Result", "OK").expect("WechatCalls");
+    assert_eq!(call["Api"], "jscode2session");
+    assert!(find(&records, "WechatCalls", "Result", "InvalidCode").is_some());
+    assert!(find(&records, "WechatLatency", "Api", "jscode2session").is_some());
+
+    let records = emf_records(&auth.logs());
+    assert!(find(&records, "AuthorizerDecisions", "Decision", "Allow").is_some());
+    assert!(find(&records, "AuthorizerDecisions", "Decision", "Deny").is_some());
+    assert!(find(&records, "Latency", "Function", "authorizer").is_some());
+
+    // Every record is of the catalogue, and the info lines were filtered out.
+    for p in [&login, &auth] {
+        for (name, record) in emf_records(&p.logs()) {
+            let metric = wxauth::metrics::Metric::named(&name).expect("a documented metric");
+            for dim in metric.dimension_names() {
+                assert!(record[dim].is_string(), "{name} without {dim}: {record}");
+            }
+        }
+        assert!(!p.logs().contains("\"level\":\"INFO\""), "{}", p.logs());
+        assert!(!p.logs().contains(&skey));
     }
 }

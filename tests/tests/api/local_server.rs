@@ -1091,3 +1091,31 @@ async fn slow_and_unfinished_requests_hold_nothing() {
     assert!(status.success(), "{output}");
     remove(&data);
 }
+
+#[tokio::test]
+async fn dev_metrics_count_what_the_functions_recorded_and_the_exit_sums_them_up() {
+    let server = LocalServer::start(&[], &[]).await;
+    let skey = server.login_as("alice").await;
+    let refused = server.login("invalid-code").await;
+    assert_eq!(refused.status, 400);
+    let me = server.call("GET", "/me", Some(&skey), None).await;
+    assert_eq!(me.status, 200);
+    let metrics = server.call("GET", "/dev/metrics", None, None).await;
+    assert_eq!(metrics.status, 200, "{}", metrics.text);
+    let samples = |name: &str, dim: &str, value: &str| {
+        metrics.body[name]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["dimensions"][dim] == value)
+            .map(|e| e["samples"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert_eq!(samples("Logins", "Outcome", "OK"), 1, "{}", metrics.body);
+    assert_eq!(samples("Logins", "Outcome", "INVALID_CODE"), 1);
+    assert_eq!(samples("AuthorizerDecisions", "Decision", "Allow"), 1);
+    assert_eq!(samples("Requests", "Function", "userinfo"), 1);
+    assert!(samples("WechatCalls", "Api", "jscode2session") >= 2);
+    let (_, output) = server.stop().await;
+    assert!(output.contains("metric: Logins Outcome=OK 1"), "{output}");
+}

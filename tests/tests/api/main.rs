@@ -3,9 +3,11 @@
 //! One module per subject; run one with `cargo test -p wxauth-tests --test api <module>::`.
 
 mod accounts;
+mod admin;
 mod authorizer;
 mod avatars;
 mod bad_input;
+mod deploy_check;
 mod error_codes;
 mod faults;
 mod lambda_binaries;

@@ -669,3 +669,159 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
         );
     }
 }
+
+/// The (namespace, metric name, dimension names) an alarm's metrics name, its metric math included.
+fn alarm_metrics(alarm: &Value) -> Vec<(String, String, BTreeSet<String>)> {
+    let p = &alarm["Properties"];
+    let mut metrics: Vec<&Value> = Vec::new();
+    if p.get("MetricName").is_some() {
+        metrics.push(p);
+    }
+    for m in p["Metrics"].as_sequence().into_iter().flatten() {
+        if let Some(metric) = m.get("MetricStat").and_then(|s| s.get("Metric")) {
+            metrics.push(metric);
+        }
+    }
+    metrics
+        .iter()
+        .map(|m| {
+            let dims = m["Dimensions"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|d| text(&d["Name"]))
+                .collect();
+            (text(&m["Namespace"]), text(&m["MetricName"]), dims)
+        })
+        .collect()
+}
+
+/// The namespace the template gives the functions' metrics.
+const NAMESPACE: &str = "!!Sub wxauth/${AWS::StackName}";
+
+#[test]
+fn alarms_and_the_dashboard_name_only_metrics_the_code_emits() {
+    use wxauth::metrics::Metric;
+    let t = template();
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(text(&env[wxauth::metrics::NAMESPACE_ENV]), NAMESPACE);
+    let resources = t["Resources"].as_mapping().expect("resources");
+    let mut custom = 0;
+    let mut alarms = BTreeSet::new();
+    for (name, r) in resources {
+        if text(&r["Type"]) != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        alarms.insert(text(name));
+        assert_eq!(
+            strings(&r["Properties"]["AlarmActions"]),
+            ["!!Ref AlarmTopic"]
+        );
+        for (namespace, metric, dims) in alarm_metrics(r) {
+            if namespace.starts_with("AWS/") {
+                continue;
+            }
+            custom += 1;
+            assert_eq!(namespace, NAMESPACE, "{name:?}");
+            let m = Metric::named(&metric).unwrap_or_else(|| panic!("{metric} is not emitted"));
+            let sets: Vec<BTreeSet<String>> = m
+                .dimensions()
+                .iter()
+                .map(|s| s.iter().map(|d| d.to_string()).collect())
+                .collect();
+            assert!(
+                sets.contains(&dims),
+                "{metric} has no dimension set {dims:?}"
+            );
+        }
+    }
+    assert!(custom >= 4, "alarms on the wxauth metrics");
+    for want in [
+        "MisconfiguredAlarm",
+        "WechatFailureAlarm",
+        "AuthorizerErrorAlarm",
+        "FunctionErrorAlarm",
+        "ThrottleAlarm",
+        "Api5xxAlarm",
+        "DynamoDbThrottleAlarm",
+    ] {
+        assert!(alarms.contains(want), "no {want}");
+    }
+    // The README lists every metric and every alarm by name.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
+    for m in <Metric as strum::IntoEnumIterator>::iter() {
+        assert!(
+            readme.contains(&format!("`{}`", m.name())),
+            "README lacks {}",
+            m.name()
+        );
+    }
+    for a in &alarms {
+        assert!(readme.contains(&format!("`{a}`")), "README lacks {a}");
+    }
+
+    // The dashboard: every wxauth metric it shows, in a metrics row or a SEARCH expression.
+    let body = text(&resources[&Value::String("Dashboard".into())]["Properties"]["DashboardBody"]);
+    let body = body.strip_prefix("!!Sub ").expect("a !Sub body");
+    let dashboard: serde_json::Value = serde_json::from_str(body).expect("dashboard JSON");
+    let mut shown = BTreeSet::new();
+    for w in dashboard["widgets"].as_array().expect("widgets") {
+        for row in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            let row = row.as_array().expect("a metrics row");
+            if row[0] == "wxauth/${AWS::StackName}" {
+                let m = Metric::named(row[1].as_str().expect("name")).expect("emitted");
+                let dims: Vec<&str> = row[2..]
+                    .iter()
+                    .step_by(2)
+                    .filter_map(|d| d.as_str())
+                    .collect();
+                assert!(m.dimensions().contains(&dims.as_slice()), "{row:?}");
+                shown.insert(m.name());
+            }
+            if let Some(e) = row[0]["expression"].as_str() {
+                let name = e
+                    .split("MetricName=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next());
+                let m = Metric::named(name.expect("a SEARCH by name")).expect("emitted");
+                shown.insert(m.name());
+            }
+        }
+    }
+    for want in [
+        "Logins",
+        "Errors",
+        "AuthorizerDecisions",
+        "Latency",
+        "WechatLatency",
+    ] {
+        assert!(shown.contains(want), "the dashboard lacks {want}");
+    }
+}
+
+#[test]
+fn log_levels_keep_the_metrics_and_arns_name_the_partition() {
+    let t = template();
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(text(&env["RUST_LOG"]), "!!Ref LogLevel");
+    for f in [
+        "LoginFunction",
+        "UserinfoFunction",
+        "AvatarFunction",
+        "AuthorizerFunction",
+    ] {
+        let logging = &resource(&t, f)["Properties"]["LoggingConfig"];
+        // Lambda gives lines without a level (the EMF records) INFO: a higher filter drops them.
+        assert_eq!(text(&logging["ApplicationLogLevel"]), "INFO", "{f}");
+    }
+    // aws-cn (and GovCloud): no ARN spells the partition out.
+    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .expect("template");
+    for line in raw.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        assert!(
+            !line.contains("arn:aws:") || line.contains("e.g.") || line.contains("KMS key ARN"),
+            "a fixed partition: {line}"
+        );
+    }
+}
