@@ -49,7 +49,8 @@ impl Scope {
     }
 }
 
-/// The rules of a deployment (`WXAUTH_LIMIT_*`, see [`crate::config`]).
+/// The rules of a deployment (`WXAUTH_LOGIN_LIMIT_PER_IP`, `WXAUTH_LOGIN_LIMIT_PER_USER`,
+/// `WXAUTH_PHONE_LIMIT_PER_SESSION`, `WXAUTH_AVATAR_LIMIT_PER_SESSION`; see [`crate::config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
     pub login_per_ip: Rule,
