@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use wxauth::routes::AuthMode;
 use wxauth_local::settings::{DEFAULT_LISTEN, Options, parse_listen};
 
 const ENVIRONMENT: &str = "\
@@ -23,6 +24,10 @@ Environment (the Lambda functions' variables, see docs/contract.md):
                          of memory, or of the folder FILE.avatars/ next to --data FILE
   AVATAR_BASE_URL        the origin of avatar URLs (a CDN); default: the request's own
   WXAUTH_NICKNAME_CHECK  1: nicknames go through WeChat's msg_sec_check (off by default)
+  WXAUTH_AUTH_MODE       skey (default) or jwt, as --auth-mode
+  WXAUTH_JWT_KEY_FILE    jwt mode: the RSA key (PKCS#8 PEM) that signs session JWTs; default: a
+                         new key at every start (session JWTs then die with the server)
+  WXAUTH_JWT_LIFETIME_SECONDS, WXAUTH_JWT_ISSUER (default: the server's own URL)
   SESSION_TTL_SECONDS, SESSION_IDLE_SECONDS, WX_TIMEOUT_MS
   RUST_LOG               info or debug: the functions' own log lines too";
 
@@ -49,6 +54,14 @@ struct Args {
     /// get no unionid), repeatable
     #[arg(long = "unbound-app", value_name = "APPID")]
     unbound_apps: Vec<String>,
+    /// skey: every protected route behind the X-WX-Skey authorizer; jwt: GET /me behind a JWT
+    /// authorizer (Authorization: Bearer), POST /token and the discovery routes served
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    auth_mode: Option<AuthMode>,
+}
+
+fn parse_mode(value: &str) -> Result<AuthMode, String> {
+    AuthMode::parse(value).ok_or_else(|| format!("{value:?} is not skey or jwt"))
 }
 
 #[tokio::main]
@@ -60,6 +73,7 @@ async fn main() -> ExitCode {
         create_table: args.create_table,
         apps: args.apps,
         unbound_apps: args.unbound_apps,
+        auth_mode: args.auth_mode,
     };
     match wxauth_local::server::run(options).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,13 +15,16 @@ use tokio::net::TcpListener;
 use wxauth::avatars::{AvatarStore, memory::MemoryAvatars, s3::S3Avatars};
 use wxauth::clock::SystemClock;
 use wxauth::config::SecretSource;
+use wxauth::routes::{AuthMode, Authorizer};
 use wxauth::secret::Secret;
+use wxauth::session_jwt::local::LocalKey;
+use wxauth::session_jwt::{Issuer, JwtSigner, SessionJwts};
 use wxauth::sessions::Sessions;
 use wxauth::store::{Store, dynamo::DynamoStore, memory::MemoryStore};
 use wxauth::wechat::{self, WechatClient};
 
 use crate::dev::{DEV_ROUTES, Dev};
-use crate::gateway::{Answer, Gateway};
+use crate::gateway::{Answer, Gateway, jwt};
 use crate::settings::{AvatarChoice, Options, Settings, StoreChoice, Wechat};
 use crate::simulator::Simulator;
 
@@ -56,7 +59,7 @@ pub async fn run(options: Options) -> Result<(), StartError> {
         .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
     // Counted from the first request on (GET /dev/metrics, the summary on exit).
     let _ = crate::dev::metrics();
-    let app = build(&settings).await?;
+    let app = build(&settings, &base_url(local)).await?;
     let signals = Signals::install()?;
     say(&banner(&settings, local, &app));
     serve(listener, app.gateway, signals).await;
@@ -87,8 +90,9 @@ pub struct App {
     pub avatars: String,
 }
 
-/// Builds the store, the WeChat clients (and the simulator) and the three functions.
-pub async fn build(settings: &Settings) -> Result<App, StartError> {
+/// Builds the store, the WeChat clients (and the simulator) and the functions, for a server reached
+/// at `url`.
+pub async fn build(settings: &Settings, url: &str) -> Result<App, StartError> {
     let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
         || matches!(settings.avatars, AvatarChoice::Bucket(_))
         || matches!(&settings.wechat, Wechat::Real { apps, .. }
@@ -185,6 +189,7 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
         }
     };
 
+    let appids: Vec<String> = clients.iter().map(|c| c.appid().to_string()).collect();
     let functions = wxauth::bootstrap::functions(
         &sessions,
         clients,
@@ -197,8 +202,34 @@ pub async fn build(settings: &Settings) -> Result<App, StartError> {
         let appids = sim.appids();
         Dev::new(sim, sessions.clone().for_apps(&appids))
     });
+    let gateway = match settings.auth_mode {
+        AuthMode::Skey => Gateway::new(functions, dev),
+        AuthMode::Jwt => {
+            let issuer = settings
+                .session_jwt
+                .issuer
+                .clone()
+                .unwrap_or_else(|| url.to_string());
+            let signer: Arc<dyn JwtSigner> = match &settings.session_jwt.key_file {
+                Some(file) => Arc::new(
+                    wxauth::bootstrap::read_key_file(file)
+                        .map_err(|e| StartError(e.to_string()))?,
+                ),
+                None => Arc::new(LocalKey::generate().map_err(|e| StartError(e.to_string()))?),
+            };
+            let jwts = SessionJwts::new(
+                signer,
+                Issuer::Fixed(issuer.clone()),
+                settings.session_jwt.lifetime,
+                sessions.clock().clone(),
+            );
+            let audiences = jwt::audiences(appids.iter().map(String::as_str));
+            Gateway::new(functions.with_session_jwts(jwts), dev)
+                .with_jwt(jwt::JwtAuthorizer::new(&issuer, audiences))
+        }
+    };
     Ok(App {
-        gateway: Gateway::new(functions, dev),
+        gateway,
         wechat: wechat_line,
         store: store_line,
         avatars: avatars_line,
@@ -320,15 +351,17 @@ pub fn banner(settings: &Settings, local: SocketAddr, app: &App) -> String {
     out.push_str(&format!("  wechat  {}\n", app.wechat));
     out.push_str(&format!("  store   {}\n", app.store));
     out.push_str(&format!("  avatars {}\n", app.avatars));
-    for (i, route) in wxauth::routes::ROUTES.iter().enumerate() {
+    let mode = app.gateway.mode();
+    out.push_str(&format!("  auth    {} mode\n", mode.name()));
+    for (i, route) in wxauth::routes::served(mode).enumerate() {
         let label = if i == 0 { "  routes  " } else { "          " };
-        let auth = if route.authorized {
-            "X-WX-Skey (authorizer)"
-        } else {
-            "public"
+        let auth = match route.authorizer(mode) {
+            Authorizer::Skey => "X-WX-Skey (authorizer)",
+            Authorizer::Jwt => "Authorization: Bearer (JWT authorizer)",
+            Authorizer::None => "public",
         };
         out.push_str(&format!(
-            "{label}{:<6} {:<22} {auth}\n",
+            "{label}{:<6} {:<34} {auth}\n",
             route.method, route.path
         ));
     }

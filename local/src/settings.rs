@@ -7,8 +7,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wxauth::config::{AppConfig, Config, ProfileOptions, Protection, Role, is_appid};
+use wxauth::config::{
+    AppConfig, Config, ProfileOptions, Protection, Role, SessionJwtConfig, is_appid,
+};
 use wxauth::error::ConfigError;
+use wxauth::routes::AuthMode;
 
 /// Where the server listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -30,6 +33,8 @@ pub struct Options {
     /// `--unbound-app APPID` (simulator mode): an app not bound to the simulated Open Platform
     /// account, whose users get no unionid.
     pub unbound_apps: Vec<String>,
+    /// `--auth-mode skey|jwt`: the mode of the routes (over `WXAUTH_AUTH_MODE`).
+    pub auth_mode: Option<AuthMode>,
 }
 
 /// A mini program of simulator mode.
@@ -93,6 +98,11 @@ pub struct Settings {
     pub wechat_timeout: Duration,
     /// The rate limits and the trusted proxies (`WXAUTH_*`, as for the functions).
     pub protection: Protection,
+    /// `skey` or `jwt` (`--auth-mode`, else `WXAUTH_AUTH_MODE`).
+    pub auth_mode: AuthMode,
+    /// The session JWTs of `jwt` mode (`WXAUTH_JWT_*`): without `WXAUTH_JWT_KEY_FILE` a key is made
+    /// at start-up, without `WXAUTH_JWT_ISSUER` the issuer is the server's own URL.
+    pub session_jwt: SessionJwtConfig,
     /// Things worth telling the user at start-up (settings that are ignored in this mode...).
     pub notes: Vec<String>,
 }
@@ -232,6 +242,8 @@ impl Settings {
             session_idle: config.session_idle,
             wechat_timeout: config.wechat_timeout,
             protection: config.protection,
+            auth_mode: options.auth_mode.unwrap_or(config.auth_mode),
+            session_jwt: config.session_jwt,
             notes,
         })
     }
@@ -314,6 +326,7 @@ mod tests {
             create_table: false,
             apps: Vec::new(),
             unbound_apps: Vec::new(),
+            auth_mode: None,
         }
     }
 

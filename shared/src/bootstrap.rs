@@ -17,9 +17,12 @@ use crate::handlers::{
     authorizer::Authorizer, avatar::AvatarHandler, login::LoginHandler, userinfo::UserinfoHandler,
 };
 use crate::limits::Limits;
-use crate::routes::Function;
+use crate::routes::{AuthMode, Function};
 use crate::sdk_http;
 use crate::secret::Secret;
+use crate::session_jwt::kms::KmsKeys;
+use crate::session_jwt::local::LocalKey;
+use crate::session_jwt::{Issuer, JwtSigner, SessionJwts};
 use crate::sessions::Sessions;
 use crate::store::dynamo::DynamoStore;
 use crate::tls;
@@ -121,6 +124,14 @@ pub struct Functions {
     pub userinfo: UserinfoHandler,
     pub avatar: AvatarHandler,
     pub authorizer: Authorizer,
+}
+
+impl Functions {
+    /// `jwt` mode: the login function issues session JWTs and serves `POST /token` and discovery.
+    pub fn with_session_jwts(mut self, jwts: SessionJwts) -> Functions {
+        self.login = self.login.with_session_jwts(jwts);
+        self
+    }
 }
 
 /// Builds [`Functions`] over one store (in `sessions`), the WeChat clients of the apps served (the
@@ -228,7 +239,7 @@ async fn wechat_clients(
 
 /// What the login and userinfo functions both start with: the WeChat clients (the secrets read
 /// from SSM while the DynamoDB connection is pre-warmed) and the sessions.
-async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Config), ConfigError> {
+async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Config, Aws), ConfigError> {
     let config = Config::from_env(Role::WeChat)?;
     let http = sdk_http();
     let sdk = aws_config_with(http.clone()).await;
@@ -238,7 +249,13 @@ async fn wechat_function() -> Result<(Arc<Apps>, Sessions, Config), ConfigError>
     );
     let sessions = sessions(&config, &sdk);
     let apps = apps(clients?, &sessions).ok_or(ConfigError::Missing("WX_APPID"))?;
-    Ok((apps, sessions, config))
+    Ok((apps, sessions, config, Aws { sdk, http }))
+}
+
+/// The AWS SDK configuration of a cold start and its shared HTTP client.
+struct Aws {
+    sdk: SdkConfig,
+    http: Option<sdk_http::SdkHttp>,
 }
 
 /// A function that answers HTTP API requests (login, userinfo, avatar): what [`serve_http`] runs.
@@ -353,15 +370,68 @@ pub async fn serve_http<H: HttpFunction>(
     .await
 }
 
-/// Builds the login function.
+/// Builds the login function (in `jwt` mode with its session JWT signer).
 pub async fn login() -> Result<LoginHandler, ConfigError> {
-    let (apps, sessions, config) = wechat_function().await?;
-    Ok(login_handler(apps, &sessions, &config.protection))
+    let (apps, sessions, config, Aws { sdk, http }) = wechat_function().await?;
+    let handler = login_handler(apps, &sessions, &config.protection);
+    if config.auth_mode == AuthMode::Skey {
+        return Ok(handler);
+    }
+    let signer: Arc<dyn JwtSigner> = match (
+        &config.session_jwt.key_file,
+        &config.session_jwt.kms_key_ids,
+    ) {
+        (Some(file), _) => Arc::new(read_key_file(file)?),
+        (None, ids) if !ids.is_empty() => {
+            let http = match http {
+                Some(http) => http.reqwest().clone(),
+                None => tls::reqwest_builder()
+                    .and_then(|b| Ok(b.build()?))
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "TLS",
+                        reason: e.to_string(),
+                    })?,
+            };
+            Arc::new(
+                KmsKeys::new(&sdk, http, ids.clone()).map_err(|e| ConfigError::Invalid {
+                    name: "WXAUTH_JWT_KMS_KEY_IDS",
+                    reason: e.to_string(),
+                })?,
+            )
+        }
+        (None, _) => return Err(ConfigError::Missing("WXAUTH_JWT_KMS_KEY_IDS")),
+    };
+    let issuer = match &config.session_jwt.issuer {
+        Some(url) => Issuer::Fixed(url.clone()),
+        None => Issuer::Api {
+            region: sdk
+                .region()
+                .map(|r| r.to_string())
+                .ok_or(ConfigError::Missing("AWS_REGION"))?,
+        },
+    };
+    Ok(handler.with_session_jwts(SessionJwts::new(
+        signer,
+        issuer,
+        config.session_jwt.lifetime,
+        sessions.clock().clone(),
+    )))
+}
+
+/// Reads the RSA key of `WXAUTH_JWT_KEY_FILE` (PKCS#8 PEM).
+pub fn read_key_file(file: &std::path::Path) -> Result<LocalKey, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "WXAUTH_JWT_KEY_FILE",
+        reason,
+    };
+    let pem = std::fs::read_to_string(file)
+        .map_err(|e| invalid(format!("cannot read {}: {e}", file.display())))?;
+    LocalKey::from_pem(&pem).map_err(|e| invalid(format!("{}: {e}", file.display())))
 }
 
 /// Builds the userinfo function.
 pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
-    let (apps, sessions, config) = wechat_function().await?;
+    let (apps, sessions, config, _) = wechat_function().await?;
     let users = users(&sessions, &config.protection);
     Ok(UserinfoHandler::new(sessions, users, apps, &config.profile))
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::limits::Rules;
+use crate::routes::AuthMode;
 use crate::secret::Secret;
+use crate::session_jwt;
 
 /// Default WeChat API base URL.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
@@ -76,6 +78,78 @@ pub struct Config {
     pub profile: ProfileOptions,
     /// `AVATAR_BUCKET`: the S3 bucket of the avatars (the avatar function).
     pub avatar_bucket: Option<String>,
+    /// `WXAUTH_AUTH_MODE`: `skey` (default) or `jwt`.
+    pub auth_mode: AuthMode,
+    /// The session JWTs of `jwt` mode (read in every mode; used by the login function in `jwt` mode).
+    pub session_jwt: SessionJwtConfig,
+}
+
+/// How session JWTs are made ([`crate::session_jwt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionJwtConfig {
+    /// `WXAUTH_JWT_LIFETIME_SECONDS`: 60 to 3600, default 600.
+    pub lifetime: i64,
+    /// `WXAUTH_JWT_ISSUER`: the issuer URL; by default the HTTP API's own URL, read from each request.
+    pub issuer: Option<String>,
+    /// `WXAUTH_JWT_KMS_KEY_IDS`: KMS key ids or ARNs, comma-separated; the first signs, all are
+    /// published.
+    pub kms_key_ids: Vec<String>,
+    /// `WXAUTH_JWT_KEY_FILE`: a PKCS#8 PEM file of an RSA key (local server and tests).
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl Default for SessionJwtConfig {
+    fn default() -> Self {
+        SessionJwtConfig {
+            lifetime: session_jwt::DEFAULT_LIFETIME,
+            issuer: None,
+            kms_key_ids: Vec::new(),
+            key_file: None,
+        }
+    }
+}
+
+impl SessionJwtConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let lifetime = match get("WXAUTH_JWT_LIFETIME_SECONDS") {
+            None => session_jwt::DEFAULT_LIFETIME,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (session_jwt::MIN_LIFETIME..=session_jwt::MAX_LIFETIME).contains(s))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "WXAUTH_JWT_LIFETIME_SECONDS",
+                    reason: format!("{v:?} is not a number of seconds between 60 and 3600"),
+                })?,
+        };
+        let issuer = get("WXAUTH_JWT_ISSUER")
+            .map(|url| validate_url("WXAUTH_JWT_ISSUER", &url))
+            .transpose()?;
+        let kms_key_ids: Vec<String> = get("WXAUTH_JWT_KMS_KEY_IDS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect();
+        if let Some(bad) = kms_key_ids.iter().find(|k| {
+            k.len() > 2048
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b":/-_".contains(&b))
+        }) {
+            return Err(ConfigError::Invalid {
+                name: "WXAUTH_JWT_KMS_KEY_IDS",
+                reason: format!("{bad:?} is not a KMS key id or key ARN"),
+            });
+        }
+        Ok(SessionJwtConfig {
+            lifetime,
+            issuer,
+            kms_key_ids,
+            key_file: get("WXAUTH_JWT_KEY_FILE").map(std::path::PathBuf::from),
+        })
+    }
 }
 
 /// What protects the service from one client: the rate limits, and how the client's address is found.
@@ -133,6 +207,10 @@ impl Config {
                 "WXAUTH_AVATAR_LIMIT_PER_SESSION",
                 &mut limits.avatar_per_session,
             ),
+            (
+                "WXAUTH_TOKEN_LIMIT_PER_SESSION",
+                &mut limits.token_per_session,
+            ),
         ] {
             if let Some(v) = get(name) {
                 rule.limit = v
@@ -167,6 +245,14 @@ impl Config {
                 });
             }
         };
+        let auth_mode = match get("WXAUTH_AUTH_MODE") {
+            None => AuthMode::Skey,
+            Some(v) => AuthMode::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                name: "WXAUTH_AUTH_MODE",
+                reason: format!("{v:?} is not skey or jwt"),
+            })?,
+        };
+        let session_jwt = SessionJwtConfig::from_lookup(&get)?;
         let avatar_base_url = get("AVATAR_BASE_URL")
             .map(|base| validate_url("AVATAR_BASE_URL", &base))
             .transpose()?;
@@ -186,6 +272,8 @@ impl Config {
                 avatar_base_url,
             },
             avatar_bucket: get("AVATAR_BUCKET"),
+            auth_mode,
+            session_jwt,
         })
     }
 }
@@ -504,6 +592,44 @@ mod tests {
         )
         .expect("ok");
         assert_eq!(c.api_base, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn auth_modes_and_session_jwts() {
+        let c = cfg(Role::Authorizer, &[("SESSION_TABLE", "t")]).expect("ok");
+        assert_eq!(c.auth_mode, AuthMode::Skey);
+        assert_eq!(c.session_jwt, SessionJwtConfig::default());
+        let c = cfg(
+            Role::Authorizer,
+            &[
+                ("SESSION_TABLE", "t"),
+                ("WXAUTH_AUTH_MODE", "jwt"),
+                ("WXAUTH_JWT_LIFETIME_SECONDS", "900"),
+                ("WXAUTH_JWT_ISSUER", "https://auth.example.com/"),
+                (
+                    "WXAUTH_JWT_KMS_KEY_IDS",
+                    " 1234abcd-12ab ,arn:aws:kms:ap-east-1:123456789012:key/5678",
+                ),
+            ],
+        )
+        .expect("ok");
+        assert_eq!(c.auth_mode, AuthMode::Jwt);
+        assert_eq!(c.session_jwt.lifetime, 900);
+        assert_eq!(
+            c.session_jwt.issuer.as_deref(),
+            Some("https://auth.example.com")
+        );
+        assert_eq!(c.session_jwt.kms_key_ids.len(), 2);
+        for (k, v) in [
+            ("WXAUTH_AUTH_MODE", "token"),
+            ("WXAUTH_JWT_LIFETIME_SECONDS", "3601"),
+            ("WXAUTH_JWT_LIFETIME_SECONDS", "59"),
+            ("WXAUTH_JWT_ISSUER", "ftp://x"),
+            ("WXAUTH_JWT_KMS_KEY_IDS", "a b"),
+        ] {
+            let e = cfg(Role::Authorizer, &[("SESSION_TABLE", "t"), (k, v)]).expect_err(k);
+            assert!(e.to_string().contains(k), "{e}");
+        }
     }
 
     #[test]

@@ -100,6 +100,18 @@ pub enum CryptoError {
     BadSignature,
 }
 
+/// Errors of the session JWT's signer ([`crate::session_jwt`]). Messages never carry key material.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SigningError {
+    /// The signer could not be reached or failed (KMS down, throttled, a timeout).
+    #[error("session JWT signer unavailable: {0}")]
+    Unavailable(String),
+    /// The key or the issuer is not usable as configured (an unknown or disabled KMS key, a missing
+    /// permission, a key that is not RSA): the operator's to fix.
+    #[error("session JWT signer misconfigured: {0}")]
+    Misconfigured(String),
+}
+
 /// Errors of configuration, reported once at cold start.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -156,6 +168,9 @@ pub enum ServiceError {
         scope: &'static str,
         retry_after: u64,
     },
+    /// A session JWT could not be signed.
+    #[error(transparent)]
+    Signing(#[from] SigningError),
     /// WeChat's content security check (`msg_sec_check`) judged the nickname risky.
     #[error("WeChat's content check judged the nickname risky (label {0})")]
     NicknameRejected(i64),
@@ -207,6 +222,8 @@ pub enum ApiError {
     NicknameRejected,
     #[error("the store is unavailable; try again")]
     StoreUnavailable,
+    #[error("the session JWT cannot be signed now; try again")]
+    SigningUnavailable,
     #[error("internal error")]
     Internal,
 }
@@ -236,6 +253,7 @@ impl ApiError {
             ApiError::InvalidAvatar(_) => "INVALID_AVATAR",
             ApiError::NicknameRejected => "NICKNAME_REJECTED",
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
+            ApiError::SigningUnavailable => "SIGNING_UNAVAILABLE",
             ApiError::Internal => "INTERNAL",
         }
     }
@@ -257,9 +275,10 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UserBlocked(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::WechatBusy | ApiError::WechatUnavailable | ApiError::StoreUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::WechatBusy
+            | ApiError::WechatUnavailable
+            | ApiError::StoreUnavailable
+            | ApiError::SigningUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::WechatError(_) => StatusCode::BAD_GATEWAY,
             ApiError::Misconfigured | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::SessionExpired | ApiError::SessionKeyExpired => StatusCode::UNAUTHORIZED,
@@ -350,6 +369,19 @@ impl From<ServiceError> for ApiError {
                     CryptoError::Malformed(_) => {}
                 }
                 ApiError::of_crypto(e)
+            }
+            ServiceError::Signing(e) => {
+                metrics::count(Metric::JwtSigningErrors, &[]);
+                match &e {
+                    SigningError::Misconfigured(_) => {
+                        tracing::error!(error = %e, "MISCONFIGURED: the session JWT key");
+                        ApiError::Misconfigured
+                    }
+                    SigningError::Unavailable(_) => {
+                        tracing::error!(error = %e, "cannot sign a session JWT");
+                        ApiError::SigningUnavailable
+                    }
+                }
             }
             ServiceError::Randomness(reason) => {
                 tracing::error!(reason, "no randomness from the OS");

@@ -1,7 +1,10 @@
 //! Who is calling: the authorizer's context, read the same way for HTTP APIs (payload 2.0,
-//! `requestContext.authorizer.lambda`) and REST APIs (`requestContext.authorizer`).
+//! `requestContext.authorizer.lambda`), REST APIs (`requestContext.authorizer`), and, in `jwt` mode,
+//! the claims of the session JWT API Gateway's JWT authorizer checked
+//! (`requestContext.authorizer.jwt.claims`: `sub` is the openid, `sid` the session id, `aud` the
+//! appid; [`crate::session_jwt`]).
 //!
-//! This is the helper every API behind the wxauth authorizer uses:
+//! This is the helper every API behind the wxauth authorizers uses:
 //!
 //! ```no_run
 //! # use lambda_http::{Request, Response, Body};
@@ -38,10 +41,33 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Reads the authorizer context of a request; `None` when there is none or it lacks an openid.
+    /// Reads the authorizer context of a request (the Lambda authorizer's, or a session JWT's
+    /// claims); `None` when there is none or it lacks an openid.
     pub fn from_request(req: &Request) -> Option<Caller> {
         let authorizer = req.request_context_ref()?.authorizer()?;
-        Caller::from_fields(&authorizer.fields)
+        match &authorizer.jwt {
+            Some(jwt) => Caller::from_claims(&jwt.claims),
+            None => Caller::from_fields(&authorizer.fields),
+        }
+    }
+
+    /// Reads the claims of a session JWT as API Gateway hands them over (every value a string):
+    /// `sub`, `sid`, `aud`, `unionid`, `uid`. `None` without `sub` or `sid` (a JWT of another issuer).
+    pub fn from_claims(claims: &HashMap<String, String>) -> Option<Caller> {
+        let get = |k: &str| {
+            claims
+                .get(k)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Some(Caller {
+            openid: get("sub")?,
+            unionid: get("unionid"),
+            session_id: get("sid")?,
+            appid: get("aud"),
+            uid: get("uid"),
+        })
     }
 
     /// Reads the context fields (`openid`, `unionid`, `session_id`, `appid`, `uid`).
@@ -114,6 +140,28 @@ mod tests {
         let c = Caller::from_request(&req).expect("caller");
         assert_eq!(c.openid, "o1");
         assert_eq!(c.unionid, None);
+    }
+
+    #[test]
+    fn reads_v2_jwt_claims() {
+        let req = v2(
+            r#","authorizer":{"jwt":{"claims":{"sub":"o1","sid":"s1","aud":"wx1","uid":"a1","iss":"https://x","exp":"1700000600"},"scopes":null}}"#,
+        );
+        let c = Caller::from_request(&req).expect("caller");
+        assert_eq!(
+            c,
+            Caller {
+                openid: "o1".into(),
+                unionid: None,
+                session_id: "s1".into(),
+                appid: Some("wx1".into()),
+                uid: Some("a1".into()),
+            }
+        );
+        // A JWT of another issuer, without the session id, names no caller.
+        let other =
+            v2(r#","authorizer":{"jwt":{"claims":{"sub":"someone","aud":"x"},"scopes":null}}"#);
+        assert_eq!(Caller::from_request(&other), None);
     }
 
     #[test]

@@ -40,7 +40,10 @@ pub mod routes;
 #[cfg(feature = "aws")]
 pub mod sdk_http;
 pub mod secret;
+pub mod session_jwt;
 pub mod sessions;
+#[cfg(feature = "aws")]
+pub mod sigv4;
 pub mod store;
 pub mod tls;
 pub mod users;

@@ -5,7 +5,8 @@
 //!
 //! - per client IP on `POST /login`, before WeChat is called;
 //! - per openid after the code exchange (what WeChat itself limits);
-//! - per session on `POST /phone` (each successful call is billed) and on avatar uploads.
+//! - per session on `POST /phone` (each successful call is billed), on avatar uploads, and on
+//!   `POST /token` (each session JWT is a KMS signature, from a request quota the account shares).
 //!
 //! A refused request answers `429 RATE_LIMITED` with `Retry-After` (the seconds left in the window).
 //! Subjects are stored as a hash (no IP address in the table). A limit of 0 turns a rule off.
@@ -36,6 +37,8 @@ pub enum Scope {
     PhonePerSession,
     /// Avatar uploads per session.
     AvatarPerSession,
+    /// `POST /token` per session (`jwt` mode).
+    TokenPerSession,
 }
 
 impl Scope {
@@ -45,18 +48,21 @@ impl Scope {
             Scope::LoginPerUser => "login-user",
             Scope::PhonePerSession => "phone-session",
             Scope::AvatarPerSession => "avatar-session",
+            Scope::TokenPerSession => "token-session",
         }
     }
 }
 
 /// The rules of a deployment (`WXAUTH_LOGIN_LIMIT_PER_IP`, `WXAUTH_LOGIN_LIMIT_PER_USER`,
-/// `WXAUTH_PHONE_LIMIT_PER_SESSION`, `WXAUTH_AVATAR_LIMIT_PER_SESSION`; see [`crate::config`]).
+/// `WXAUTH_PHONE_LIMIT_PER_SESSION`, `WXAUTH_AVATAR_LIMIT_PER_SESSION`,
+/// `WXAUTH_TOKEN_LIMIT_PER_SESSION`; see [`crate::config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
     pub login_per_ip: Rule,
     pub login_per_user: Rule,
     pub phone_per_session: Rule,
     pub avatar_per_session: Rule,
+    pub token_per_session: Rule,
 }
 
 /// Logins per client IP and minute: generous, for carrier-grade NAT (a whole town behind one address).
@@ -67,6 +73,8 @@ pub const DEFAULT_LOGIN_PER_USER: u32 = 20;
 pub const DEFAULT_PHONE_PER_SESSION: u32 = 10;
 /// Avatar uploads per session and hour.
 pub const DEFAULT_AVATAR_PER_SESSION: u32 = 30;
+/// Session JWTs per session and hour (a client renews about 7 an hour at the default lifetime).
+pub const DEFAULT_TOKEN_PER_SESSION: u32 = 120;
 
 impl Default for Rules {
     fn default() -> Self {
@@ -87,6 +95,10 @@ impl Default for Rules {
                 limit: DEFAULT_AVATAR_PER_SESSION,
                 window: 3600,
             },
+            token_per_session: Rule {
+                limit: DEFAULT_TOKEN_PER_SESSION,
+                window: 3600,
+            },
         }
     }
 }
@@ -98,6 +110,7 @@ impl Rules {
             Scope::LoginPerUser => self.login_per_user,
             Scope::PhonePerSession => self.phone_per_session,
             Scope::AvatarPerSession => self.avatar_per_session,
+            Scope::TokenPerSession => self.token_per_session,
         }
     }
 }

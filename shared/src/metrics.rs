@@ -56,6 +56,9 @@ pub enum Metric {
     /// Requests refused by a rate limit, by scope (`login-ip`, `login-user`, `phone-session`,
     /// `avatar-session`, `wechat`). Dimensions: `Scope`.
     RateLimited,
+    /// Session JWTs that could not be signed (KMS unreachable, throttling, a key misconfigured):
+    /// `SIGNING_UNAVAILABLE`, or a login answered without its session JWT. Dimensions: `Function`.
+    JwtSigningErrors,
 }
 
 /// The unit of a metric.
@@ -89,6 +92,7 @@ impl Metric {
             Metric::DecryptFailures => "DecryptFailures",
             Metric::SignatureFailures => "SignatureFailures",
             Metric::RateLimited => "RateLimited",
+            Metric::JwtSigningErrors => "JwtSigningErrors",
         }
     }
 
@@ -106,7 +110,8 @@ impl Metric {
             | Metric::Latency
             | Metric::StoreErrors
             | Metric::DecryptFailures
-            | Metric::SignatureFailures => &[&[FUNCTION]],
+            | Metric::SignatureFailures
+            | Metric::JwtSigningErrors => &[&[FUNCTION]],
             Metric::Errors => &[&["Code"], &[FUNCTION, "Code"]],
             Metric::Logins => &[&["Outcome"]],
             Metric::AuthorizerDecisions => &[&["Decision"]],

@@ -27,10 +27,71 @@ impl Function {
     }
 }
 
+/// How protected requests prove who they are, chosen at deploy time (`AuthMode` in `template.yaml`,
+/// `WXAUTH_AUTH_MODE` for the functions and the local server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMode {
+    /// Every protected route behind the Lambda authorizer (`X-WX-Skey`).
+    #[default]
+    Skey,
+    /// Routes that only need to know the caller behind API Gateway's JWT authorizer
+    /// (`Authorization: Bearer <session JWT>`, [`crate::session_jwt`]); routes that change state keep
+    /// the skey, so that a dead session is refused at once.
+    Jwt,
+}
+
+impl AuthMode {
+    /// The setting's value: `skey` or `jwt`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AuthMode::Skey => "skey",
+            AuthMode::Jwt => "jwt",
+        }
+    }
+
+    /// Reads a setting's value (`skey` or `jwt`, any case, trimmed).
+    pub fn parse(value: &str) -> Option<AuthMode> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "skey" => Some(AuthMode::Skey),
+            "jwt" => Some(AuthMode::Jwt),
+            _ => None,
+        }
+    }
+}
+
+/// Who checks a route's caller before its function runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Nobody: a public route.
+    Public,
+    /// The Lambda authorizer on `X-WX-Skey`, in both modes (routes that change state; their functions
+    /// check the skey themselves too).
+    Skey,
+    /// The Lambda authorizer in `skey` mode, API Gateway's JWT authorizer in `jwt` mode: routes that
+    /// only read who is calling ([`crate::identity::Caller`]).
+    Caller,
+}
+
+/// The authorizer API Gateway runs for a route in one mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorizer {
+    None,
+    /// The wxauth Lambda authorizer (identity source `X-WX-Skey`).
+    Skey,
+    /// The JWT authorizer (identity source `Authorization`).
+    Jwt,
+}
+
 /// What a route does; handlers dispatch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Login,
+    /// `POST /token`: a fresh session JWT for an skey (`jwt` mode).
+    Token,
+    /// `GET /.well-known/openid-configuration` (`jwt` mode).
+    OpenidConfiguration,
+    /// `GET /.well-known/jwks.json`: the public keys of the session JWTs (`jwt` mode).
+    Jwks,
     Userinfo,
     Me,
     Logout,
@@ -50,11 +111,27 @@ pub struct Route {
     /// The path template (`/avatars/{uid}/{file}`).
     pub path: &'static str,
     pub function: Function,
-    /// Behind the Lambda authorizer (`X-WX-Skey`).
-    pub authorized: bool,
+    /// Who checks the caller first.
+    pub auth: Auth,
+    /// The one mode the route exists in; `None`: every mode.
+    pub only: Option<AuthMode>,
 }
 
 impl Route {
+    /// Whether the route exists in `mode`.
+    pub fn served_in(&self, mode: AuthMode) -> bool {
+        self.only.is_none_or(|only| only == mode)
+    }
+
+    /// The authorizer API Gateway runs before the function, in `mode`.
+    pub fn authorizer(&self, mode: AuthMode) -> Authorizer {
+        match (self.auth, mode) {
+            (Auth::Public, _) => Authorizer::None,
+            (Auth::Skey, _) | (Auth::Caller, AuthMode::Skey) => Authorizer::Skey,
+            (Auth::Caller, AuthMode::Jwt) => Authorizer::Jwt,
+        }
+    }
+
     /// The largest body the route's function accepts: an avatar upload's
     /// ([`crate::avatars::MAX_UPLOAD_BYTES`]), else [`crate::web::MAX_BODY_BYTES`].
     pub fn body_limit(&self) -> usize {
@@ -94,46 +171,113 @@ const fn route(
     method: &'static str,
     path: &'static str,
     function: Function,
-    authorized: bool,
+    auth: Auth,
 ) -> Route {
     Route {
         action,
         method,
         path,
         function,
-        authorized,
+        auth,
+        only: None,
     }
 }
 
-/// Every route, in the order of the documentation.
+/// A public route of `jwt` mode only.
+const fn jwt_route(
+    action: Action,
+    method: &'static str,
+    path: &'static str,
+    function: Function,
+) -> Route {
+    Route {
+        only: Some(AuthMode::Jwt),
+        ..route(action, method, path, function, Auth::Public)
+    }
+}
+
+/// Every route of every mode, in the order of the documentation.
 pub const ROUTES: &[Route] = &[
-    route(Action::Login, "POST", "/login", Function::Login, false),
+    route(
+        Action::Login,
+        "POST",
+        "/login",
+        Function::Login,
+        Auth::Public,
+    ),
+    jwt_route(Action::Token, "POST", "/token", Function::Login),
+    jwt_route(
+        Action::OpenidConfiguration,
+        "GET",
+        "/.well-known/openid-configuration",
+        Function::Login,
+    ),
+    jwt_route(
+        Action::Jwks,
+        "GET",
+        "/.well-known/jwks.json",
+        Function::Login,
+    ),
     route(
         Action::Userinfo,
         "POST",
         "/userinfo",
         Function::Userinfo,
-        true,
+        Auth::Skey,
     ),
-    route(Action::Me, "GET", "/me", Function::Userinfo, true),
-    route(Action::Logout, "POST", "/logout", Function::Userinfo, true),
-    route(Action::Profile, "PUT", "/profile", Function::Userinfo, true),
-    route(Action::Phone, "POST", "/phone", Function::Userinfo, true),
-    route(Action::Avatar, "POST", "/avatar", Function::Avatar, true),
+    route(Action::Me, "GET", "/me", Function::Userinfo, Auth::Caller),
+    route(
+        Action::Logout,
+        "POST",
+        "/logout",
+        Function::Userinfo,
+        Auth::Skey,
+    ),
+    route(
+        Action::Profile,
+        "PUT",
+        "/profile",
+        Function::Userinfo,
+        Auth::Skey,
+    ),
+    route(
+        Action::Phone,
+        "POST",
+        "/phone",
+        Function::Userinfo,
+        Auth::Skey,
+    ),
+    route(
+        Action::Avatar,
+        "POST",
+        "/avatar",
+        Function::Avatar,
+        Auth::Skey,
+    ),
     route(
         Action::AvatarImage,
         "GET",
         "/avatars/{uid}/{file}",
         Function::Avatar,
-        false,
+        Auth::Public,
     ),
 ];
 
-/// The route of a method and a request path (or a route's own template), if any.
+/// The routes that exist in `mode`.
+pub fn served(mode: AuthMode) -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().filter(move |r| r.served_in(mode))
+}
+
+/// The route of a method and a request path (or a route's own template), in any mode, if any.
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
     ROUTES
         .iter()
         .find(|r| r.method.eq_ignore_ascii_case(method) && r.parameters(path).is_some())
+}
+
+/// The route of a method and a request path that exists in `mode`, if any.
+pub fn find_in(mode: AuthMode, method: &str, path: &str) -> Option<&'static Route> {
+    find(method, path).filter(|r| r.served_in(mode))
 }
 
 /// Paths that exist with some method (for 405 rather than 404).
@@ -176,5 +320,30 @@ mod tests {
         );
         assert_eq!(find("GET", "/login"), None);
         assert!(find("GET", "/login/").is_none());
+    }
+
+    #[test]
+    fn modes_choose_routes_and_authorizers() {
+        let token = find("POST", "/token").expect("token route");
+        assert!(token.served_in(AuthMode::Jwt) && !token.served_in(AuthMode::Skey));
+        assert_eq!(find_in(AuthMode::Skey, "POST", "/token"), None);
+        assert_eq!(
+            served(AuthMode::Skey).count() + 3,
+            served(AuthMode::Jwt).count()
+        );
+        let me = find("GET", "/me").expect("me");
+        assert_eq!(me.authorizer(AuthMode::Skey), Authorizer::Skey);
+        assert_eq!(me.authorizer(AuthMode::Jwt), Authorizer::Jwt);
+        for route in ROUTES.iter().filter(|r| r.auth == Auth::Skey) {
+            assert_eq!(
+                route.authorizer(AuthMode::Jwt),
+                Authorizer::Skey,
+                "{route:?}"
+            );
+        }
+        assert_eq!(token.authorizer(AuthMode::Jwt), Authorizer::None);
+        assert_eq!(AuthMode::parse(" JWT "), Some(AuthMode::Jwt));
+        assert_eq!(AuthMode::parse("token"), None);
+        assert_eq!(AuthMode::default().name(), "skey");
     }
 }

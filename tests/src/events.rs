@@ -19,7 +19,7 @@ pub struct Req {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
-    /// The authorizer context API Gateway adds after the authorizer allowed the request.
+    /// `requestContext.authorizer`, which API Gateway adds after an authorizer allowed the request.
     pub authorizer: Option<Value>,
 }
 
@@ -55,8 +55,14 @@ impl Req {
     pub fn skey(self, skey: &str) -> Self {
         self.header("x-wx-skey", skey)
     }
+    /// Allowed by the Lambda authorizer with `context`.
     pub fn authorized(mut self, context: Value) -> Self {
-        self.authorizer = Some(context);
+        self.authorizer = Some(events::lambda_authorizer(&context));
+        self
+    }
+    /// Allowed by the JWT authorizer, with these claims.
+    pub fn jwt_claims(mut self, claims: &serde_json::Map<String, Value>) -> Self {
+        self.authorizer = Some(wxauth_local::gateway::jwt::jwt_context(claims));
         self
     }
 

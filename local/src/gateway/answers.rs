@@ -54,6 +54,16 @@ impl Answer {
         )
     }
 
+    /// The JWT authorizer refused the `Authorization` header (missing, or any check failed):
+    /// `401 {"message":"Unauthorized"}`.
+    pub fn jwt_refused(refusal: &super::jwt::Refusal, request_id: &str) -> Answer {
+        let note = match refusal {
+            super::jwt::Refusal::Missing => "gateway: no Authorization".to_string(),
+            super::jwt::Refusal::Invalid(why) => format!("gateway: JWT refused: {why}"),
+        };
+        Answer::gateway(StatusCode::UNAUTHORIZED, "Unauthorized", &note, request_id)
+    }
+
     /// The authorizer denied: `403 {"message":"Forbidden"}`.
     pub fn forbidden(request_id: &str) -> Answer {
         Answer::gateway(

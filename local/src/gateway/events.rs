@@ -119,12 +119,18 @@ fn request_context(req: &Incoming, route_key: &str) -> Value {
     })
 }
 
+/// `requestContext.authorizer` of a request a Lambda authorizer allowed with `context`.
+pub fn lambda_authorizer(context: &Value) -> Value {
+    json!({ "lambda": context })
+}
+
 /// The HTTP API (payload format 2.0) event a function receives for `route_key` (`"POST /login"`),
-/// with the authorizer's context at `requestContext.authorizer.lambda` when there is one.
+/// with `requestContext.authorizer` when an authorizer allowed it ([`lambda_authorizer`], or the JWT
+/// authorizer's claims: [`super::jwt::jwt_context`]).
 pub fn http_v2(req: &Incoming, route_key: &str, authorizer: Option<&Value>) -> Value {
     let mut context = request_context(req, route_key);
     if let Some(a) = authorizer {
-        context["authorizer"] = json!({ "lambda": a });
+        context["authorizer"] = a.clone();
     }
     let mut event = json!({
         "version": "2.0",

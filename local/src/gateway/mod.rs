@@ -37,6 +37,7 @@
 pub mod answers;
 pub mod body;
 pub mod events;
+pub mod jwt;
 pub mod request;
 
 use std::net::SocketAddr;
@@ -45,7 +46,7 @@ use axum::body::Body;
 use http::header::CONTENT_LENGTH;
 use serde_json::Value;
 use wxauth::error::ApiError;
-use wxauth::routes::{self, Function, Route};
+use wxauth::routes::{self, AuthMode, Authorizer, Function, Route};
 
 use crate::dev::Dev;
 pub use answers::{Answer, REQUEST_ID_HEADER, from_function};
@@ -53,21 +54,39 @@ pub use body::{DRAIN_LIMIT, MAX_LAMBDA_PAYLOAD_BYTES, MAX_REQUEST_BYTES};
 pub use request::{Incoming, SKEY_HEADER, new_request_id};
 pub use wxauth::bootstrap::Functions;
 
-/// The gateway: routes, authorizer, functions, and the dev routes of simulator mode.
+/// The gateway: routes, authorizers, functions, and the dev routes of simulator mode.
 #[derive(Debug)]
 pub struct Gateway {
     functions: Functions,
     dev: Option<Dev>,
     in_flight: body::InFlight,
+    mode: AuthMode,
+    /// `jwt` mode's JWT authorizer.
+    jwt: Option<jwt::JwtAuthorizer>,
 }
 
 impl Gateway {
+    /// A gateway of `skey` mode.
     pub fn new(functions: Functions, dev: Option<Dev>) -> Gateway {
         Gateway {
             functions,
             dev,
             in_flight: body::InFlight::default(),
+            mode: AuthMode::Skey,
+            jwt: None,
         }
+    }
+
+    /// `jwt` mode: the routes of that mode, `GET /me` behind this JWT authorizer.
+    pub fn with_jwt(mut self, authorizer: jwt::JwtAuthorizer) -> Gateway {
+        self.mode = AuthMode::Jwt;
+        self.jwt = Some(authorizer);
+        self
+    }
+
+    /// The mode of the routes served.
+    pub fn mode(&self) -> AuthMode {
+        self.mode
     }
 
     /// Whether the dev routes are served (simulator mode).
@@ -131,7 +150,7 @@ impl Gateway {
 
     /// Whether a method and path is a route (or, in simulator mode, a dev route).
     fn serves(&self, method: &str, path: &str) -> bool {
-        routes::find(method, path).is_some()
+        routes::find_in(self.mode, method, path).is_some()
             || (self.dev.is_some() && crate::dev::find(method, path).is_some())
     }
 
@@ -139,7 +158,7 @@ impl Gateway {
     /// without the identity source, 403 when denied), then the function with the authorizer's context.
     pub async fn dispatch(&self, incoming: Incoming) -> Answer {
         let id = incoming.request_id.as_str();
-        let Some(route) = routes::find(&incoming.method, &incoming.path) else {
+        let Some(route) = routes::find_in(self.mode, &incoming.method, &incoming.path) else {
             if let Some(dev) = &self.dev
                 && let Some(dev_route) = crate::dev::find(&incoming.method, &incoming.path)
             {
@@ -148,15 +167,35 @@ impl Gateway {
             }
             return Answer::not_found(id);
         };
-        let context = if route.authorized {
-            match self.authorize(&incoming, route).await {
-                Ok(context) => Some(context),
+        let authorizer = match route.authorizer(self.mode) {
+            Authorizer::None => None,
+            Authorizer::Skey => match self.authorize(&incoming, route).await {
+                Ok(context) => Some(events::lambda_authorizer(&context)),
                 Err(answer) => return answer,
+            },
+            Authorizer::Jwt => {
+                let Some(jwt) = &self.jwt else {
+                    return Answer::internal_error("no JWT authorizer", id);
+                };
+                let authorization = incoming.headers.get("authorization").map(String::as_str);
+                match jwt.authorize(authorization, self).await {
+                    Ok(context) => Some(context),
+                    Err(refusal) => return Answer::jwt_refused(&refusal, id),
+                }
             }
-        } else {
-            None
         };
-        let event = events::http_v2(&incoming, &route.key(), context.as_ref()).to_string();
+        self.invoke(route, &incoming, authorizer.as_ref()).await
+    }
+
+    /// Runs a route's function on the event of `incoming`, with `requestContext.authorizer`.
+    async fn invoke(
+        &self,
+        route: &Route,
+        incoming: &Incoming,
+        authorizer: Option<&Value>,
+    ) -> Answer {
+        let id = incoming.request_id.as_str();
+        let event = events::http_v2(incoming, &route.key(), authorizer).to_string();
         if event.len() > MAX_LAMBDA_PAYLOAD_BYTES {
             return Answer::lambda_payload_too_large(id);
         }
@@ -190,5 +229,27 @@ impl Gateway {
             Ok(_) => Err(Answer::forbidden(id)),
             Err(_) => Err(Answer::authorizer_failed(id)),
         }
+    }
+}
+
+/// The JWT authorizer reads the issuer's discovery document and JWKS from the public routes of this
+/// gateway (the login function), as API Gateway reads them from the issuer's URL.
+#[async_trait::async_trait]
+impl jwt::KeySource for Gateway {
+    async fn get(&self, path: &str) -> Option<Value> {
+        let route = routes::find_in(self.mode, "GET", path)?;
+        if route.authorizer(self.mode) != Authorizer::None {
+            return None;
+        }
+        let answer = self
+            .invoke(route, &Incoming::build("GET", path, "127.0.0.1"), None)
+            .await;
+        if answer.response.status() != http::StatusCode::OK {
+            return None;
+        }
+        let body = axum::body::to_bytes(answer.response.into_body(), 1 << 20)
+            .await
+            .ok()?;
+        serde_json::from_slice(&body).ok()
     }
 }

@@ -6,20 +6,18 @@
 //! what the functions already link for DynamoDB. The S3 SDK, a second generated client, is not used
 //! (BENCHMARKS.md, "Sizes of the avatars").
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
+
 use aws_config::SdkConfig;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SigningSettings, UriPathNormalizationMode,
 };
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 
 use super::{Avatar, AvatarStore, MAX_FILE_BYTES, is_uid};
 use crate::error::{ConfigError, StoreError};
+use crate::sigv4::{Call, Signer, transport, url_suffix};
 
 /// The key prefix of the avatar objects.
 pub const KEY_PREFIX: &str = "avatars/";
@@ -31,11 +29,19 @@ const ATTEMPTS: usize = 2;
 /// The avatar bucket.
 #[derive(Clone)]
 pub struct S3Avatars {
-    http: reqwest::Client,
-    credentials: SharedCredentialsProvider,
-    region: String,
+    signer: Signer,
     /// `https://{bucket}.s3.{region}.amazonaws.com`, or `{AWS_ENDPOINT_URL_S3}/{bucket}` (path style).
     bucket_url: String,
+}
+
+/// How S3 wants requests signed: the payload's SHA-256 in `x-amz-content-sha256`, object keys
+/// encoded once, paths not normalised.
+fn s3_signing() -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings
 }
 
 impl std::fmt::Debug for S3Avatars {
@@ -82,30 +88,16 @@ impl S3Avatars {
         if !valid_bucket {
             return Err(invalid(&format!("{bucket:?} is not an S3 bucket name")));
         }
-        let region = sdk
-            .region()
-            .map(|r| r.to_string())
-            .ok_or_else(|| invalid("no AWS region (AWS_REGION) for the avatar bucket"))?;
-        let credentials = sdk
-            .credentials_provider()
-            .ok_or_else(|| invalid("no AWS credentials for the avatar bucket"))?;
+        let signer = Signer::new(sdk, http, "s3", s3_signing, CALL_TIMEOUT)
+            .map_err(|e| invalid(&format!("{e} for the avatar bucket")))?;
         let bucket_url = match endpoint {
             Some(url) => format!("{}/{bucket}", url.trim_end_matches('/')),
             None => {
-                let suffix = if region.starts_with("cn-") {
-                    "amazonaws.com.cn"
-                } else {
-                    "amazonaws.com"
-                };
-                format!("https://{bucket}.s3.{region}.{suffix}")
+                let region = signer.region();
+                format!("https://{bucket}.s3.{region}.{}", url_suffix(region))
             }
         };
-        Ok(S3Avatars {
-            http,
-            credentials,
-            region,
-            bucket_url,
-        })
+        Ok(S3Avatars { signer, bucket_url })
     }
 
     /// The URL of an account's object.
@@ -121,8 +113,7 @@ impl S3Avatars {
         let op = call.op;
         let mut last = StoreError::Unavailable(format!("S3 {op}: not attempted"));
         for _ in 0..ATTEMPTS {
-            let request = self.signed(call).await?;
-            match self.http.execute(request).await {
+            match self.signer.send(call).await {
                 Ok(resp) if resp.status().is_server_error() => {
                     last = StoreError::Unavailable(format!(
                         "S3 {op}: HTTP {}",
@@ -130,86 +121,10 @@ impl S3Avatars {
                     ));
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) => last = StoreError::Unavailable(format!("S3 {op}: {}", transport(&e))),
+                Err(e) => last = StoreError::Unavailable(format!("S3 {op}: {e}")),
             }
         }
         Err(last)
-    }
-
-    /// A request signed with SigV4 (the payload's SHA-256 in `x-amz-content-sha256`, as S3 requires).
-    async fn signed(&self, call: &Call<'_>) -> Result<reqwest::Request, StoreError> {
-        let Call {
-            op,
-            method,
-            url,
-            headers,
-            body,
-        } = *call;
-        let failed = |what: String| StoreError::Unavailable(format!("S3 {op}: {what}"));
-        let credentials = self
-            .credentials
-            .provide_credentials()
-            .await
-            .map_err(|e| failed(format!("no credentials: {e}")))?;
-        let identity = Identity::from(credentials);
-        let mut settings = SigningSettings::default();
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|e| failed(format!("cannot sign: {e}")))?
-            .into();
-        let signable = SignableRequest::new(
-            method,
-            url,
-            headers.iter().copied(),
-            SignableBody::Bytes(body),
-        )
-        .map_err(|e| failed(format!("cannot sign: {e}")))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| failed(format!("cannot sign: {e}")))?
-            .into_parts();
-        let mut builder = http::Request::builder().method(method).uri(url);
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let mut request = builder
-            .body(body.to_vec())
-            .map_err(|e| failed(format!("invalid request: {e}")))?;
-        instructions.apply_to_request_http1x(&mut request);
-        let mut request = reqwest::Request::try_from(request)
-            .map_err(|e| failed(format!("invalid request: {}", transport(&e))))?;
-        *request.timeout_mut() = Some(CALL_TIMEOUT);
-        Ok(request)
-    }
-}
-
-/// One S3 operation: its name (for errors), method, object URL, the headers to sign and send, the body.
-#[derive(Clone, Copy)]
-struct Call<'a> {
-    op: &'static str,
-    method: &'a str,
-    url: &'a str,
-    headers: &'a [(&'a str, &'a str)],
-    body: &'a [u8],
-}
-
-/// A transport failure, by kind.
-fn transport(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_builder() {
-        "invalid request"
-    } else {
-        "request failed"
     }
 }
 

@@ -1,4 +1,6 @@
-//! `POST /login`: exchanges a `wx.login` code for an skey.
+//! The login function: `POST /login` exchanges a `wx.login` code for an skey; in `jwt` mode it also
+//! answers a session JWT ([`crate::session_jwt`]), and serves `POST /token` (a fresh session JWT for
+//! an skey), the OpenID discovery document and the JWKS.
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -16,6 +18,7 @@ use crate::deadline;
 use crate::error::{ApiError, ServiceError};
 use crate::limits::{Limits, Scope};
 use crate::routes::{Action, Function};
+use crate::session_jwt::{self, SessionJwts};
 use crate::sessions::{NewSession, Sessions};
 use crate::web::{self, parse_json};
 
@@ -34,6 +37,8 @@ pub struct LoginHandler {
     limits: Limits,
     trusted_proxy_hops: usize,
     budget: Duration,
+    /// `jwt` mode: the session JWTs; `None` in `skey` mode (no `/token`, no discovery).
+    jwts: Option<SessionJwts>,
 }
 
 impl LoginHandler {
@@ -49,7 +54,15 @@ impl LoginHandler {
             limits,
             trusted_proxy_hops,
             budget: deadline::LOGIN_BUDGET,
+            jwts: None,
         }
+    }
+
+    /// `jwt` mode: logins answer a session JWT too, and `POST /token` and the discovery routes are
+    /// served.
+    pub fn with_session_jwts(mut self, jwts: SessionJwts) -> Self {
+        self.jwts = Some(jwts);
+        self
     }
 
     /// Another budget per request than [`deadline::LOGIN_BUDGET`] (tests).
@@ -66,8 +79,59 @@ impl LoginHandler {
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         match action(req, Function::Login)? {
             Action::Login => self.login(req).await,
+            Action::Token => self.token(req).await,
+            Action::OpenidConfiguration => {
+                let jwts = self.session_jwts(req)?;
+                let issuer = jwts.issuer(req)?;
+                Ok(discovery_answer(&jwts.discovery(&issuer)))
+            }
+            Action::Jwks => {
+                let jwks = self.session_jwts(req)?.jwks().await?;
+                Ok(discovery_answer(&jwks))
+            }
             _ => Err(no_route(req)),
         }
+    }
+
+    /// The session JWTs, or "no such route" in `skey` mode.
+    fn session_jwts(&self, req: &Request) -> Result<&SessionJwts, ApiError> {
+        self.jwts.as_ref().ok_or_else(|| no_route(req))
+    }
+
+    /// `POST /token`: a fresh session JWT for the skey of `X-WX-Skey` (one read), counted per session.
+    async fn token(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let jwts = self.session_jwts(req)?;
+        let session = self.sessions.require(web::skey_header(req)).await?;
+        self.limits
+            .hit(Scope::TokenPerSession, &session.sid)
+            .await?;
+        let issued = jwts.issue(&session, &jwts.issuer(req)?).await?;
+        Ok(web::json(
+            web::StatusCode::OK,
+            &json!({"token": issued.token, "token_expires_in": issued.expires_in}),
+        ))
+    }
+
+    /// The session JWT of a new session, in `jwt` mode. When it cannot be signed the login still
+    /// succeeds (the code is spent, the skey is good): `token` is `null` and the client asks
+    /// `POST /token` for one.
+    async fn login_jwt(&self, req: &Request, new: &NewSession) -> Option<serde_json::Value> {
+        let jwts = self.jwts.as_ref()?;
+        let issued = match jwts.issuer(req) {
+            Ok(issuer) => jwts.issue(&new.session, &issuer).await,
+            Err(e) => Err(e),
+        };
+        Some(match issued {
+            Ok(issued) => json!({"token": issued.token, "token_expires_in": issued.expires_in}),
+            Err(e) => {
+                let refused = ApiError::from(e);
+                tracing::warn!(
+                    code = refused.code(),
+                    "login answered without its session JWT"
+                );
+                json!({"token": null})
+            }
+        })
     }
 
     /// `POST /login`, audited: one `login` event with the outcome, whatever it is.
@@ -85,14 +149,18 @@ impl LoginHandler {
         match result {
             Ok(new) => {
                 audit.session(&new.session).emit();
-                Ok(web::json(
-                    web::StatusCode::OK,
-                    &json!({
-                        "skey": new.skey.expose(),
-                        "expires_in": new.expires_in,
-                        "uid": new.session.uid,
-                    }),
-                ))
+                let mut answer = json!({
+                    "skey": new.skey.expose(),
+                    "expires_in": new.expires_in,
+                    "uid": new.session.uid,
+                });
+                if let (Some(jwt), Some(fields)) =
+                    (self.login_jwt(req, &new).await, answer.as_object_mut())
+                    && let Some(jwt) = jwt.as_object()
+                {
+                    fields.extend(jwt.clone());
+                }
+                Ok(web::json(web::StatusCode::OK, &answer))
             }
             Err(e) => {
                 Audit {
@@ -153,6 +221,16 @@ impl LoginHandler {
         );
         Ok(new)
     }
+}
+
+/// A discovery answer (the OpenID configuration, the JWKS): public, cached for a few minutes.
+fn discovery_answer(value: &serde_json::Value) -> Response<Body> {
+    let mut resp = web::json(web::StatusCode::OK, value);
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static(session_jwt::DISCOVERY_CACHE),
+    );
+    resp
 }
 
 /// What a login attempt learnt before it ended (for its audit event).

@@ -127,7 +127,12 @@ impl UserinfoHandler {
             Action::Profile => self.profile(req).await,
             Action::Phone => self.phone(req).await,
             Action::Logout => self.logout(req).await,
-            Action::Login | Action::Avatar | Action::AvatarImage => Err(no_route(req)),
+            Action::Login
+            | Action::Token
+            | Action::OpenidConfiguration
+            | Action::Jwks
+            | Action::Avatar
+            | Action::AvatarImage => Err(no_route(req)),
         }
     }
 

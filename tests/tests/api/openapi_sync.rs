@@ -118,7 +118,7 @@ fn every_route_is_documented_with_its_method_and_security_and_nothing_else() {
                     .map(|r| response_schemas(&spec, r))
                     .unwrap_or_default()
             };
-            if route.authorized {
+            if route.auth != wxauth::routes::Auth::Public {
                 assert_eq!(
                     security,
                     &serde_json::json!([{"skey": []}]),
