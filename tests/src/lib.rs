@@ -8,9 +8,23 @@ pub mod dead;
 pub mod dynamo;
 pub mod env;
 pub mod events;
+pub mod kms;
 pub mod legacy;
 pub mod local;
 pub mod logs;
 pub mod runtime;
 pub mod s3;
 pub mod uploads;
+
+/// The Python of the test tools (PyJWT...): `WXAUTH_TEST_PYTHON`, else the repository's `.venv`
+/// (scripts/test installs requirements-test.txt there), else `python3`.
+pub fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("WXAUTH_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    "python3".into()
+}

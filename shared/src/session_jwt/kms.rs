@@ -1,6 +1,6 @@
 //! Session JWTs signed by AWS KMS (feature `aws`): asymmetric `RSA_2048` keys of usage `SIGN_VERIFY`,
-//! `RSASSA_PKCS1_V1_5_SHA_256` over the SHA-256 digest of the JWS signing input. The private key never
-//! leaves KMS. Two calls, signed with SigV4 ([`crate::sigv4`]): `Sign` at every issue, `GetPublicKey`
+//! `RSASSA_PKCS1_V1_5_SHA_256` over the JWS signing input, sent whole (`MessageType: RAW`, KMS hashes
+//! it: at most 4096 bytes, a session JWT's is about 500). The private key never leaves KMS. Two calls, signed with SigV4 ([`crate::sigv4`]): `Sign` at every issue, `GetPublicKey`
 //! once per key and instance (for the JWKS).
 //!
 //! The keys are `WXAUTH_JWT_KMS_KEY_IDS`: the first signs, all are published (a rotation publishes
@@ -15,7 +15,6 @@ use aws_sigv4::http_request::SigningSettings;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
 use super::{Jwk, JwtSigner};
@@ -27,6 +26,8 @@ use crate::sigv4::{Call, Signer, endpoint};
 const CALL_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Calls made at most per operation (KMS asks clients to retry its 5xx answers and throttling).
 const ATTEMPTS: usize = 2;
+/// The longest message KMS signs whole.
+const MAX_RAW_MESSAGE: usize = 4096;
 /// KMS's name of RS256.
 pub const SIGNING_ALGORITHM: &str = "RSASSA_PKCS1_V1_5_SHA_256";
 
@@ -54,13 +55,26 @@ impl KmsKeys {
         http: reqwest::Client,
         key_ids: Vec<String>,
     ) -> Result<KmsKeys, SigningError> {
+        KmsKeys::with_endpoint(sdk, http, key_ids, None)
+    }
+
+    /// Like [`KmsKeys::new`], with KMS at `endpoint` (`None`: the region's, or the environment's).
+    pub fn with_endpoint(
+        sdk: &SdkConfig,
+        http: reqwest::Client,
+        key_ids: Vec<String>,
+        endpoint_url: Option<&str>,
+    ) -> Result<KmsKeys, SigningError> {
         let first = key_ids
             .first()
             .ok_or_else(|| SigningError::Misconfigured("no KMS key id".into()))?;
         let kid = kid_of(first).to_string();
         let signer = Signer::new(sdk, http, "kms", SigningSettings::default, CALL_TIMEOUT)
             .map_err(|e| SigningError::Misconfigured(format!("KMS: {e}")))?;
-        let url = format!("{}/", endpoint("kms", signer.region()));
+        let url = match endpoint_url {
+            Some(url) => format!("{}/", url.trim_end_matches('/')),
+            None => format!("{}/", endpoint("kms", signer.region())),
+        };
         Ok(KmsKeys {
             signer,
             url,
@@ -151,14 +165,18 @@ impl JwtSigner for KmsKeys {
     }
 
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigningError> {
-        let digest = Sha256::digest(message);
+        if message.len() > MAX_RAW_MESSAGE {
+            return Err(SigningError::Unavailable(
+                "KMS Sign: the claims are longer than KMS signs".into(),
+            ));
+        }
         let answer = self
             .call(
                 "Sign",
                 &json!({
                     "KeyId": self.key_ids[0],
-                    "Message": STANDARD.encode(digest),
-                    "MessageType": "DIGEST",
+                    "Message": STANDARD.encode(message),
+                    "MessageType": "RAW",
                     "SigningAlgorithm": SIGNING_ALGORITHM,
                 }),
             )

@@ -60,6 +60,24 @@ impl LocalKey {
         LocalKey { key, jwk }
     }
 
+    /// The private key as PKCS#8 PEM (what [`LocalKey::from_pem`] reads): for a file of the local
+    /// server's, or a test signing its own tokens. Never log it.
+    pub fn to_pem(&self) -> Result<String, SigningError> {
+        use aws_lc_rs::encoding::AsDer;
+        let der = self
+            .key
+            .as_der()
+            .map_err(|_| SigningError::Misconfigured("cannot encode the RSA key".into()))?;
+        let body = STANDARD.encode(der.as_ref());
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        Ok(pem)
+    }
+
     /// The public key as published.
     pub fn jwk(&self) -> &Jwk {
         &self.jwk
@@ -108,13 +126,8 @@ mod tests {
 
     #[test]
     fn pem_keys_are_read_and_bad_ones_refused() {
-        use aws_lc_rs::encoding::AsDer;
         let key = LocalKey::generate().expect("key");
-        let der = key.key.as_der().expect("der");
-        let pem = format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            STANDARD.encode(der.as_ref())
-        );
+        let pem = key.to_pem().expect("pem");
         let read = LocalKey::from_pem(&pem).expect("read");
         assert_eq!(read.jwk(), key.jwk());
         for bad in [

@@ -10,6 +10,7 @@ mod bad_input;
 mod deploy_check;
 mod error_codes;
 mod faults;
+mod jwt;
 mod lambda_binaries;
 mod limits;
 mod load;
