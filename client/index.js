@@ -5,6 +5,7 @@
  * It turns the WeChat login dance into something pages never see:
  *
  *   wx.login() -> POST /login {code, appid} -> {skey, expires_in[, uid][, token, token_expires_in]}
+ *   (token null: a JWT-mode server could not sign one now; POST /token later)
  *   -> keep the skey in storage (the session JWT, when the server gives one, in memory only)
  *   -> send it on every request -> log in again when the gateway or wxauth proves the session is dead.
  *
@@ -71,6 +72,7 @@ var ErrorCodes = Object.freeze({
   NICKNAME_REJECTED: 'NICKNAME_REJECTED',
   WECHAT_ERROR: 'WECHAT_ERROR',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  SIGNING_UNAVAILABLE: 'SIGNING_UNAVAILABLE',
   INTERNAL: 'INTERNAL'
 });
 
@@ -746,11 +748,13 @@ function createClient(options) {
       var expiresIn = body.expires_in;
       var gotToken = authMode !== 'skey' && takeToken(body);
       if (!gotToken) token = null;
+      // `token: null`: a JWT-mode server that could not sign one now; POST /token gets it later.
+      var jwtServer = gotToken || (authMode !== 'skey' && body.token === null);
       var fresh = {
         skey: body.skey,
         expiresAt: typeof expiresIn === 'number' && expiresIn > 0 ? now() + expiresIn * 1000 : null,
         uid: nonEmptyString(body.uid) ? body.uid : null,
-        jwt: authMode === 'jwt' || gotToken
+        jwt: authMode === 'jwt' || jwtServer
       };
       saveSession(fresh);
       loginCount += 1;

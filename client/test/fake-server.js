@@ -122,6 +122,8 @@ function startFakeServer(options = {}) {
     /** JWT mode (issue 16): login answers a session JWT, GET /me and the app's routes want it. */
     jwt: options.jwt === true,
     tokenTtl: options.tokenTtl || 600,
+    /** The session JWT signer (KMS) is down: login answers `token: null`, POST /token 503 SIGNING_UNAVAILABLE. */
+    signingDown: false,
     /** Multi-app (issue 12): the appids served; null = single app, `appid` ignored. */
     appids: options.appids || null,
     accounts: options.accounts === true,
@@ -158,6 +160,7 @@ function startFakeServer(options = {}) {
   }
 
   function issueToken(skey) {
+    if (state.signingDown) return { token: null };
     const session = state.sessions.get(skey);
     const value = 'jwt.' + b64url(crypto.randomBytes(24)) + '.sig';
     state.tokens.set(value, { skey, openid: session.openid, expiresAt: Date.now() + state.tokenTtl * 1000 });
@@ -272,6 +275,7 @@ function startFakeServer(options = {}) {
       if (!state.jwt) throw new ApiError(404, 'NOT_FOUND', 'no such route (skey mode)');
       const session = liveSession(ctx.skey);
       if (!session || session.expireInFunction) throw new ApiError(401, 'SESSION_EXPIRED', 'session expired');
+      if (state.signingDown) throw new ApiError(503, 'SIGNING_UNAVAILABLE', 'the session JWT cannot be signed now');
       return [200, issueToken(ctx.skey)];
     },
 
@@ -538,6 +542,8 @@ function startFakeServer(options = {}) {
         expireInFunction: (skey) => { state.sessions.get(skey).expireInFunction = true; },
         /** WeChat's checksession now fails for this skey's user: SESSION_KEY_EXPIRED until the next login. */
         expireSessionKey: (skey) => { state.users.get(state.sessions.get(skey).openid).sessionKeyExpired = true; },
+        /** The session JWT signer fails (true) or works again (false). */
+        signing: (works) => { state.signingDown = !works; },
         /** Every session JWT issued so far is expired (the JWT authorizer now answers 401). */
         expireTokens: () => { for (const t of state.tokens.values()) t.expiresAt = 0; },
         /** The next `times` requests to METHOD path get this canned answer (a string body is sent as HTML). */

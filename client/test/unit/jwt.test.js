@@ -190,3 +190,21 @@ test('the caller\'s own Authorization header is replaced by the session JWT in J
   assert.equal(bearerOf(entry), h.client.getToken());
   assert.equal(entry.skey, null);
 });
+
+test('JWT mode: a login answered with token null keeps the skey and gets its token from POST /token later', async (t) => {
+  const h = await jwtSetup(t);
+  h.server.signing(false);
+  const session = await h.client.login();
+  assert.equal(session.skey.length, 43, 'the login itself succeeded');
+  assert.equal(h.client.getToken(), null);
+  const err = await rejectionOf(h.client.me());
+  assertWxAuthError(err, ErrorCodes.SIGNING_UNAVAILABLE);
+  assert.equal(h.server.count('GET', '/me'), 0, 'no request without its credential');
+  assert.equal(h.server.count('POST', '/login'), 1, 'a signing failure is no dead session: no new login');
+  h.server.signing(true);
+  assert.equal((await h.client.me()).openid, h.server.openidOf('alice'));
+  assert.equal(h.server.count('POST', '/token'), 2);
+  assert.equal(h.server.count('POST', '/login'), 1);
+  assert.match(h.client.getToken(), /^jwt\./);
+  for (const entry of h.server.requests('GET', '/me')) assert.ok(bearerOf(entry));
+});
