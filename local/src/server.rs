@@ -210,12 +210,15 @@ pub async fn build(settings: &Settings, url: &str) -> Result<App, StartError> {
                 .issuer
                 .clone()
                 .unwrap_or_else(|| url.to_string());
-            let signer: Arc<dyn JwtSigner> = match &settings.session_jwt.key_file {
-                Some(file) => Arc::new(
+            let signer: Arc<dyn JwtSigner> = match (&settings.session_jwt.key_file, &settings.store)
+            {
+                (Some(file), _) => Arc::new(
                     wxauth::bootstrap::read_key_file(file)
                         .map_err(|e| StartError(e.to_string()))?,
                 ),
-                None => Arc::new(LocalKey::generate().map_err(|e| StartError(e.to_string()))?),
+                // Sessions kept in a file: the key too, so that session JWTs survive a restart.
+                (None, StoreChoice::File(data)) => Arc::new(kept_key(data)?),
+                (None, _) => Arc::new(LocalKey::generate().map_err(|e| StartError(e.to_string()))?),
             };
             let jwts = SessionJwts::new(
                 signer,
@@ -234,6 +237,27 @@ pub async fn build(settings: &Settings, url: &str) -> Result<App, StartError> {
         store: store_line,
         avatars: avatars_line,
     })
+}
+
+/// The session JWT key kept next to the `--data` file (`FILE.jwt-key.pem`, the owner's only): read, or
+/// made and written on the first start in JWT mode.
+fn kept_key(data: &std::path::Path) -> Result<LocalKey, StartError> {
+    let mut name = data.as_os_str().to_owned();
+    name.push(".jwt-key.pem");
+    let path = std::path::PathBuf::from(name);
+    if path.exists() {
+        return wxauth::bootstrap::read_key_file(&path).map_err(|e| StartError(e.to_string()));
+    }
+    let key = LocalKey::generate().map_err(|e| StartError(e.to_string()))?;
+    let pem = key.to_pem().map_err(|e| StartError(e.to_string()))?;
+    let cannot = |e: std::io::Error| StartError(format!("cannot write {}: {e}", path.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(cannot)?;
+    std::io::Write::write_all(&mut file, pem.as_bytes()).map_err(cannot)?;
+    Ok(key)
 }
 
 fn open_avatars(

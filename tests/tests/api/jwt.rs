@@ -403,6 +403,30 @@ async fn hostile_session_jwts_are_refused_as_api_gateway_refuses_them() {
     }
     // Still fine after all of that.
     assert_eq!(me_with(&server, Some(&bearer(&token))).await.status, 200);
+    // Counted in the local gateway: no Lambda authorizer ran for any of these requests, and the
+    // userinfo function ran only for the three that were let through.
+    let metrics = server.send("GET", "/dev/metrics", &[], None).await;
+    let samples = |name: &str, dim: &str, value: Option<&str>| {
+        metrics.body[name]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| value.is_none_or(|v| e["dimensions"][dim] == v))
+            .map(|e| e["samples"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert_eq!(
+        samples("AuthorizerDecisions", "Decision", None),
+        0,
+        "{}",
+        metrics.body
+    );
+    assert_eq!(
+        samples("Requests", "Function", Some("userinfo")),
+        3,
+        "{}",
+        metrics.body
+    );
     let (status, output) = server.stop().await;
     assert!(status.success(), "{output}");
     assert!(
@@ -667,4 +691,48 @@ async fn the_login_binary_signs_with_kms_in_jwt_mode() {
         !process.logs().contains(token),
         "no session JWT in the logs"
     );
+}
+
+#[tokio::test]
+async fn with_a_data_file_the_key_and_its_session_jwts_survive_a_restart() {
+    let data = temp_path("jwt-data.json");
+    let data_arg = data.to_str().expect("utf-8").to_string();
+    let server = LocalServer::start(&["--auth-mode", "jwt", "--data", &data_arg], &[]).await;
+    let code = server.dev_code("ivan").await;
+    let login = server.login(&code).await;
+    let token = login.body["token"].as_str().expect("token").to_string();
+    let listen = server.url.trim_start_matches("http://").to_string();
+    let (status, output) = server.stop().await;
+    assert!(status.success(), "{output}");
+    let key_file = std::path::PathBuf::from(format!("{data_arg}.jwt-key.pem"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is its owner's only");
+    }
+    // Same address (the issuer is the server's URL), same data file: the token still opens GET /me.
+    let server = LocalServer::start(
+        &[
+            "--auth-mode",
+            "jwt",
+            "--data",
+            &data_arg,
+            "--listen",
+            &listen,
+        ],
+        &[],
+    )
+    .await;
+    let me = me_with(&server, Some(&bearer(&token))).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    let _ = server.stop().await;
+    remove(&key_file);
+    remove(&data);
+    let mut avatars = data.into_os_string();
+    avatars.push(".avatars");
+    let _ = std::fs::remove_dir_all(avatars);
 }
