@@ -383,15 +383,7 @@ pub async fn login() -> Result<LoginHandler, ConfigError> {
     ) {
         (Some(file), _) => Arc::new(read_key_file(file)?),
         (None, ids) if !ids.is_empty() => {
-            let http = match http {
-                Some(http) => http.reqwest().clone(),
-                None => tls::reqwest_builder()
-                    .and_then(|b| Ok(b.build()?))
-                    .map_err(|e| ConfigError::Invalid {
-                        name: "TLS",
-                        reason: e.to_string(),
-                    })?,
-            };
+            let http = aws_http_client(http.as_ref())?;
             Arc::new(
                 KmsKeys::new(&sdk, http, ids.clone()).map_err(|e| ConfigError::Invalid {
                     name: "WXAUTH_JWT_KMS_KEY_IDS",
@@ -436,6 +428,20 @@ pub async fn userinfo() -> Result<UserinfoHandler, ConfigError> {
     Ok(UserinfoHandler::new(sessions, users, apps, &config.profile))
 }
 
+/// The HTTP client of the SigV4 calls (S3, KMS): the SDK's shared one, or one over the same TLS
+/// configuration when that could not be built.
+fn aws_http_client(http: Option<&sdk_http::SdkHttp>) -> Result<reqwest::Client, ConfigError> {
+    match http {
+        Some(http) => Ok(http.reqwest().clone()),
+        None => tls::reqwest_builder()
+            .and_then(|b| Ok(b.build()?))
+            .map_err(|e| ConfigError::Invalid {
+                name: "TLS",
+                reason: e.to_string(),
+            }),
+    }
+}
+
 /// Builds the avatar function: the sessions' table and the avatar bucket (`AVATAR_BUCKET`), no app
 /// secret (it never calls WeChat).
 pub async fn avatar() -> Result<AvatarHandler, ConfigError> {
@@ -447,15 +453,7 @@ pub async fn avatar() -> Result<AvatarHandler, ConfigError> {
     let http = sdk_http();
     let sdk = aws_config_with(http.clone()).await;
     prewarm_dynamodb(&sdk, http.as_ref()).await;
-    let client = match &http {
-        Some(http) => http.reqwest().clone(),
-        None => tls::reqwest_builder()
-            .and_then(|b| Ok(b.build()?))
-            .map_err(|e| ConfigError::Invalid {
-                name: "TLS",
-                reason: e.to_string(),
-            })?,
-    };
+    let client = aws_http_client(http.as_ref())?;
     let bucket = S3Avatars::new(&sdk, client, &bucket)?;
     Ok(avatar_handler(
         &sessions(&config, &sdk),

@@ -249,15 +249,7 @@ impl Env {
     /// authorizer first for protected routes (401 without the header, 403 when denied), then the
     /// function with the authorizer's context.
     pub async fn call(&self, req: Req) -> (u16, Value) {
-        let answer = self.gateway.dispatch(req.incoming()).await;
-        let status = answer.response.status().as_u16();
-        let bytes = axum::body::to_bytes(answer.response.into_body(), usize::MAX)
-            .await
-            .expect("answer body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        dispatch(&self.gateway, req).await
     }
 
     /// Like [`Env::call`], for answers that are not JSON: status, headers and the body's bytes.
@@ -277,4 +269,18 @@ impl Env {
             .and_then(|u| u.session_key)
             .expect("user logged in")
     }
+}
+
+/// Sends a request through a local gateway (without HTTP): the status and the JSON body (`Null` when
+/// the body is not JSON).
+pub async fn dispatch(gateway: &Gateway, req: Req) -> (u16, Value) {
+    let answer = gateway.dispatch(req.incoming()).await;
+    let status = answer.response.status().as_u16();
+    let bytes = axum::body::to_bytes(answer.response.into_body(), usize::MAX)
+        .await
+        .expect("answer body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }

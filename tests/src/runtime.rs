@@ -257,3 +257,15 @@ impl FunctionProcess {
             .and_then(Result::ok)
     }
 }
+
+/// The status and JSON body of an HTTP API (payload 2.0) function response.
+pub fn http_answer(outcome: &Outcome) -> (u64, Value) {
+    let Outcome::Response(resp) = outcome else {
+        panic!("expected a response, got {outcome:?}");
+    };
+    let body = resp["body"]
+        .as_str()
+        .map(|b| serde_json::from_str(b).expect("JSON body"))
+        .unwrap_or(Value::Null);
+    (resp["statusCode"].as_u64().expect("statusCode"), body)
+}

@@ -24,10 +24,10 @@ use wxauth_local::settings::SIMULATOR_APPID;
 use wxauth_local::simulator::Simulator;
 use wxauth_tests::counting::CountingStore;
 use wxauth_tests::dead::DeadPort;
-use wxauth_tests::env::{APPID, Backend, IDLE, SECRET, TTL, wechat_client};
+use wxauth_tests::env::{APPID, Backend, IDLE, SECRET, TTL, dispatch, wechat_client};
 use wxauth_tests::events::Req;
 use wxauth_tests::local::{LocalServer, Reply, remove, temp_path};
-use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome};
+use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, http_answer};
 use wxauth_tests::{bins, dynamo, kms, s3};
 
 /// The issuer of the in-process gateway.
@@ -82,15 +82,7 @@ async fn jwt_env(backend: Backend, signer: Arc<dyn JwtSigner>) -> JwtEnv {
 
 impl JwtEnv {
     async fn call(&self, req: Req) -> (u16, Value) {
-        let answer = self.gateway.dispatch(req.incoming()).await;
-        let status = answer.response.status().as_u16();
-        let bytes = axum::body::to_bytes(answer.response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        dispatch(&self.gateway, req).await
     }
 
     /// Logs a simulated user in: the login answer.
@@ -625,21 +617,11 @@ async fn the_login_binary_signs_with_kms_in_jwt_mode() {
     ];
     let runtime = FakeRuntime::start().await;
     let process = FunctionProcess::spawn(&bins::path("login"), &runtime, &env);
-    let answer = |outcome: Outcome| -> (u64, Value) {
-        let Outcome::Response(resp) = outcome else {
-            panic!("expected a response, got {outcome:?}");
-        };
-        let body = resp["body"]
-            .as_str()
-            .map(|b| serde_json::from_str(b).expect("JSON body"))
-            .unwrap_or(Value::Null);
-        (resp["statusCode"].as_u64().expect("statusCode"), body)
-    };
     let code = sim.mint_code("heidi");
     let event = Req::new("POST", "/login")
         .json(&json!({"code": code}))
         .v2_event();
-    let (status, login) = answer(runtime.invoke(event).await);
+    let (status, login) = http_answer(&runtime.invoke(event).await);
     assert_eq!(status, 200, "{login}\n{}", process.logs());
     let token = login["token"].as_str().expect("token");
     assert_eq!(login["token_expires_in"], 900);
@@ -648,8 +630,8 @@ async fn the_login_binary_signs_with_kms_in_jwt_mode() {
     let issuer =
         wxauth::session_jwt::api_issuer(wxauth_tests::events::API_ID, wxauth_tests::events::REGION)
             .expect("issuer");
-    let (status, discovery) = answer(
-        runtime
+    let (status, discovery) = http_answer(
+        &runtime
             .invoke(Req::new("GET", "/.well-known/openid-configuration").v2_event())
             .await,
     );
@@ -657,8 +639,8 @@ async fn the_login_binary_signs_with_kms_in_jwt_mode() {
         (status, discovery["issuer"].as_str()),
         (200, Some(issuer.as_str()))
     );
-    let (status, jwks) = answer(
-        runtime
+    let (status, jwks) = http_answer(
+        &runtime
             .invoke(Req::new("GET", "/.well-known/jwks.json").v2_event())
             .await,
     );
@@ -671,8 +653,8 @@ async fn the_login_binary_signs_with_kms_in_jwt_mode() {
     );
     // POST /token with the skey, through the binary.
     let skey = login["skey"].as_str().expect("skey");
-    let (status, fresh) = answer(
-        runtime
+    let (status, fresh) = http_answer(
+        &runtime
             .invoke(Req::new("POST", "/token").skey(skey).v2_event())
             .await,
     );
@@ -680,8 +662,8 @@ async fn the_login_binary_signs_with_kms_in_jwt_mode() {
     // The claims reach a function behind the JWT authorizer as API Gateway hands them over.
     let userinfo_rt = FakeRuntime::start().await;
     let userinfo = FunctionProcess::spawn(&bins::path("userinfo"), &userinfo_rt, &env);
-    let (status, me) = answer(
-        userinfo_rt
+    let (status, me) = http_answer(
+        &userinfo_rt
             .invoke(Req::new("GET", "/me").jwt_claims(&claims).v2_event())
             .await,
     );

@@ -8,7 +8,7 @@ use wxauth_local::simulator::Simulator;
 use wxauth_tests::dead::DeadPort;
 use wxauth_tests::env::{APPID, SECRET};
 use wxauth_tests::events::{self, Req};
-use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome};
+use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome, http_answer};
 use wxauth_tests::{bins, dynamo};
 
 struct Deployed {
@@ -35,18 +35,6 @@ async fn start(name: &str, env: &[(&str, String)]) -> (FakeRuntime, FunctionProc
     let runtime = FakeRuntime::start().await;
     let process = FunctionProcess::spawn(&bins::path(name), &runtime, env);
     (runtime, process)
-}
-
-/// The status and JSON body of an HTTP API (payload 2.0) function response.
-fn http_answer(outcome: &Outcome) -> (u64, Value) {
-    let Outcome::Response(resp) = outcome else {
-        panic!("expected a response, got {outcome:?}");
-    };
-    let body = resp["body"]
-        .as_str()
-        .map(|b| serde_json::from_str(b).expect("JSON body"))
-        .unwrap_or(Value::Null);
-    (resp["statusCode"].as_u64().expect("statusCode"), body)
 }
 
 #[tokio::test]
