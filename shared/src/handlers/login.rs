@@ -18,7 +18,7 @@ use crate::deadline;
 use crate::error::{ApiError, ServiceError};
 use crate::limits::{Limits, Scope};
 use crate::routes::{Action, Function};
-use crate::session_jwt::{self, SessionJwts};
+use crate::session_jwt::{self, IssuedJwt, SessionJwts};
 use crate::sessions::{NewSession, Sessions};
 use crate::web::{self, parse_json};
 
@@ -112,26 +112,21 @@ impl LoginHandler {
         ))
     }
 
-    /// The session JWT of a new session, in `jwt` mode. When it cannot be signed the login still
-    /// succeeds (the code is spent, the skey is good): `token` is `null` and the client asks
-    /// `POST /token` for one.
-    async fn login_jwt(&self, req: &Request, new: &NewSession) -> Option<serde_json::Value> {
+    /// The session JWT of a new session: `None` in `skey` mode. When it cannot be signed the login
+    /// still succeeds (the code is spent, the skey is good) with `Some(None)`: `token` is `null` and
+    /// the client asks `POST /token` for one.
+    async fn login_jwt(&self, req: &Request, new: &NewSession) -> Option<Option<IssuedJwt>> {
         let jwts = self.jwts.as_ref()?;
         let issued = match jwts.issuer(req) {
             Ok(issuer) => jwts.issue(&new.session, &issuer).await,
             Err(e) => Err(e),
         };
-        Some(match issued {
-            Ok(issued) => json!({"token": issued.token, "token_expires_in": issued.expires_in}),
-            Err(e) => {
-                let refused = ApiError::from(e);
-                tracing::warn!(
-                    code = refused.code(),
-                    "login answered without its session JWT"
-                );
-                json!({"token": null})
-            }
-        })
+        Some(
+            issued
+                .inspect_err(|_| tracing::warn!("login answered without its session JWT"))
+                .map_err(ApiError::from)
+                .ok(),
+        )
     }
 
     /// `POST /login`, audited: one `login` event with the outcome, whatever it is.
@@ -154,11 +149,11 @@ impl LoginHandler {
                     "expires_in": new.expires_in,
                     "uid": new.session.uid,
                 });
-                if let (Some(jwt), Some(fields)) =
-                    (self.login_jwt(req, &new).await, answer.as_object_mut())
-                    && let Some(jwt) = jwt.as_object()
-                {
-                    fields.extend(jwt.clone());
+                if let Some(jwt) = self.login_jwt(req, &new).await {
+                    answer["token"] = json!(jwt.as_ref().map(|j| &j.token));
+                    if let Some(jwt) = jwt {
+                        answer["token_expires_in"] = json!(jwt.expires_in);
+                    }
                 }
                 Ok(web::json(web::StatusCode::OK, &answer))
             }
