@@ -27,6 +27,7 @@ export type ServerErrorCode =
   | 'NICKNAME_REJECTED'
   | 'WECHAT_ERROR'
   | 'STORE_UNAVAILABLE'
+  | 'SIGNING_UNAVAILABLE'
   | 'INTERNAL';
 
 /** Error codes made by the client, for failures without a server error code. */

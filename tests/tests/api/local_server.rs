@@ -903,6 +903,11 @@ async fn readme_several_mini_programs_run_as_written() {
     run_readme_block("apps", false).await;
 }
 
+#[tokio::test]
+async fn readme_jwt_mode_runs_as_written() {
+    run_readme_block("jwt", true).await;
+}
+
 /// Runs a README block: its first `sh` block starts the server (`cargo run -p wxauth-local` and its
 /// options), the other `sh` blocks run in bash against it, and the `text` blocks are what they must
 /// print (`…` standing for what changes from run to run). `one_line_per_curl`: the script has no

@@ -2,6 +2,11 @@
 //! its method, security and path parameters, nothing else; every code of `wxauth::error::ApiError`
 //! under its one HTTP status; the gateway's own 401/403 answers on every protected route; the image
 //! route's answers in each accepted format, the upload as `multipart/form-data`.
+//!
+//! The auth modes: an operation's security lists, as alternatives, the credential of the authorizer
+//! each mode runs before its function (`skey`, the Lambda authorizer; `sessionJwt`, API Gateway's JWT
+//! authorizer), `POST /token` the skey its function reads itself; the routes of one mode only carry
+//! the tag and `x-wxauth-mode` of that mode; the discovery documents are what `SessionJwts` publishes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -10,7 +15,15 @@ use serde_json::Value;
 use strum::IntoEnumIterator as _;
 use wxauth::avatars::ImageFormat;
 use wxauth::error::ApiError;
-use wxauth::routes::{Action, ROUTES};
+use wxauth::routes::{Action, AuthMode, Authorizer, ROUTES, Route};
+use wxauth::session_jwt;
+
+/// Every mode, in the order the security alternatives are listed.
+const MODES: [AuthMode; 2] = [AuthMode::Skey, AuthMode::Jwt];
+
+/// The public route whose function reads `X-WX-Skey` itself (`handlers::login`: one read, then
+/// `401 SESSION_EXPIRED` for no live session), with its own security scheme.
+const SKEY_IN_FUNCTION: Action = Action::Token;
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -66,6 +79,42 @@ fn response_schemas(spec: &Value, response: &Value) -> BTreeSet<String> {
     out
 }
 
+/// The security an operation declares: one alternative per authorizer that runs before the function
+/// in a mode that serves the route (each mode accepts its own credential only); `[]` for a public route
+/// (but `POST /token`'s skey, which its function checks).
+fn expected_security(route: &Route) -> Value {
+    if route.action == SKEY_IN_FUNCTION {
+        assert_eq!(route.authorizer(AuthMode::Jwt), Authorizer::None);
+        return serde_json::json!([{"skeyInFunction": []}]);
+    }
+    let mut alternatives: Vec<Value> = Vec::new();
+    for mode in MODES.into_iter().filter(|m| route.served_in(*m)) {
+        let scheme = match route.authorizer(mode) {
+            Authorizer::None => continue,
+            Authorizer::Skey => "skey",
+            Authorizer::Jwt => "sessionJwt",
+        };
+        let alternative = serde_json::json!({ scheme: [] });
+        if !alternatives.contains(&alternative) {
+            alternatives.push(alternative);
+        }
+    }
+    Value::Array(alternatives)
+}
+
+/// The authorizers a route has in the modes that serve it.
+fn authorizers(route: &Route) -> BTreeSet<&'static str> {
+    MODES
+        .into_iter()
+        .filter(|m| route.served_in(*m))
+        .filter_map(|m| match route.authorizer(m) {
+            Authorizer::None => None,
+            Authorizer::Skey => Some("skey"),
+            Authorizer::Jwt => Some("jwt"),
+        })
+        .collect()
+}
+
 /// The `code` enum of an `ErrorNNN` component schema.
 fn error_codes_of(spec: &Value, name: &str) -> BTreeSet<String> {
     let schema = &spec["components"]["schemas"][name];
@@ -118,16 +167,49 @@ fn every_route_is_documented_with_its_method_and_security_and_nothing_else() {
                     .map(|r| response_schemas(&spec, r))
                     .unwrap_or_default()
             };
-            if route.auth != wxauth::routes::Auth::Public {
-                assert_eq!(
-                    security,
-                    &serde_json::json!([{"skey": []}]),
-                    "{key} {path} is behind the authorizer"
+            assert_eq!(
+                security,
+                &expected_security(route),
+                "{key} {path}: the credentials of its authorizers, one alternative per mode"
+            );
+            // The routes of one mode only are marked as such (the tag groups them, the extension
+            // says which mode); scripts/schemathesis leaves them out of its skey-mode passes by tag.
+            let mode = op.get("x-wxauth-mode").and_then(Value::as_str);
+            assert_eq!(
+                mode,
+                route.only.map(AuthMode::name),
+                "{key} {path}: x-wxauth-mode"
+            );
+            let tags: BTreeSet<&str> = op["tags"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{key} {path}: tags"))
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(
+                tags.contains("jwt"),
+                route.only == Some(AuthMode::Jwt),
+                "{key} {path}: the tag jwt marks the routes of jwt mode only"
+            );
+            let description = op["description"].as_str().unwrap_or_default();
+            if let Some(only) = route.only {
+                assert!(
+                    description.starts_with(&format!("`{}` mode only.", only.name())),
+                    "{key} {path}: the description begins with the mode it exists in"
                 );
+            }
+            let gates = authorizers(route);
+            if gates.is_empty() {
+                assert!(!schemas_of("401").contains("GatewayUnauthorized"));
+                assert!(!schemas_of("403").contains("GatewayForbidden"));
+            } else {
+                // Both authorizers answer a missing (or, the JWT authorizer, a refused) credential so.
                 assert!(
                     schemas_of("401").contains("GatewayUnauthorized"),
                     "{key} {path}: the gateway's 401"
                 );
+            }
+            if gates.contains("skey") {
                 assert!(
                     schemas_of("403").contains("GatewayForbidden"),
                     "{key} {path}: the gateway's 403"
@@ -140,10 +222,23 @@ fn every_route_is_documented_with_its_method_and_security_and_nothing_else() {
                     schemas_of("500").contains("GatewayInternalError"),
                     "{key} {path}: API Gateway's 500 when the authorizer fails"
                 );
-            } else {
-                assert_eq!(security, &serde_json::json!([]), "{key} {path} is public");
-                assert!(!schemas_of("401").contains("GatewayUnauthorized"));
-                assert!(!schemas_of("403").contains("GatewayForbidden"));
+            }
+            if route.action == SKEY_IN_FUNCTION {
+                assert_eq!(
+                    schemas_of("401"),
+                    BTreeSet::from(["Error401".to_string()]),
+                    "{key} {path}: the function's own 401 (SESSION_EXPIRED), no gateway's"
+                );
+                assert!(
+                    resolve(&spec, &responses["429"])
+                        .pointer("/headers/Retry-After")
+                        .is_some(),
+                    "{key} {path}: 429 with Retry-After (the per-session limit)"
+                );
+                assert!(
+                    schemas_of("503").contains("Error503"),
+                    "{key} {path}: SIGNING_UNAVAILABLE"
+                );
             }
             let ok = responses
                 .get("200")
@@ -170,10 +265,14 @@ fn every_route_is_documented_with_its_method_and_security_and_nothing_else() {
                     BTreeSet::from(["application/json"]),
                     "{key} {path}: 200 is JSON"
                 );
+                let cache = match route.action {
+                    Action::OpenidConfiguration | Action::Jwks => session_jwt::DISCOVERY_CACHE,
+                    _ => "no-store",
+                };
                 assert_eq!(
-                    resolve(&spec, &ok["headers"]["Cache-Control"])["schema"]["enum"][0],
-                    "no-store",
-                    "{key} {path}: 200 documents Cache-Control: no-store"
+                    resolve(&spec, &ok["headers"]["Cache-Control"])["schema"]["enum"],
+                    serde_json::json!([cache]),
+                    "{key} {path}: 200 documents Cache-Control: {cache}"
                 );
             }
             // The path's {param}s are the documented path parameters.
@@ -244,21 +343,169 @@ fn every_route_is_documented_with_its_method_and_security_and_nothing_else() {
 }
 
 #[test]
-fn skey_security_scheme_is_the_header() {
+fn security_schemes_are_the_skey_header_and_the_bearer_session_jwt() {
     let spec = spec();
     let schemes = spec["components"]["securitySchemes"]
         .as_object()
         .expect("securitySchemes");
-    assert_eq!(schemes.len(), 1, "one scheme: {schemes:?}");
-    let skey = &schemes["skey"];
-    assert_eq!(skey["type"], "apiKey");
-    assert_eq!(skey["in"], "header");
-    let name = skey["name"].as_str().expect("name");
-    assert!(
-        name.eq_ignore_ascii_case(wxauth::web::SKEY_HEADER),
-        "{name}"
+    let names: BTreeSet<&str> = schemes.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["skey", "skeyInFunction", "sessionJwt"]),
+        "the skey checked by the authorizer, the skey checked by the function, the session JWT"
     );
-    assert_eq!(name, "X-WX-Skey");
+    for name in ["skey", "skeyInFunction"] {
+        let skey = &schemes[name];
+        assert_eq!(skey["type"], "apiKey", "{name}");
+        assert_eq!(skey["in"], "header", "{name}");
+        let header = skey["name"].as_str().expect("name");
+        assert!(
+            header.eq_ignore_ascii_case(wxauth::web::SKEY_HEADER),
+            "{header}"
+        );
+        assert_eq!(header, "X-WX-Skey");
+    }
+    let jwt = &schemes["sessionJwt"];
+    assert_eq!(jwt["type"], "http");
+    assert_eq!(jwt["scheme"], "bearer");
+    assert_eq!(jwt["bearerFormat"], "JWT");
+    // The scheme names the header and every claim a session JWT carries.
+    let description = jwt["description"].as_str().expect("description");
+    let claims = serde_json::to_value(session_claims()).expect("claims");
+    for claim in claims.as_object().expect("claims object").keys() {
+        assert!(
+            description.contains(&format!("`{claim}`")),
+            "sessionJwt's description names the claim {claim}"
+        );
+    }
+    for field in ["`alg` RS256", "`typ` JWT", "`kid`"] {
+        assert!(description.contains(field), "{field}");
+    }
+}
+
+/// Claims of a session JWT with every optional claim present.
+fn session_claims() -> session_jwt::Claims {
+    session_jwt::Claims {
+        iss: "https://x".into(),
+        aud: "wx0000000000000001".into(),
+        sub: "o".into(),
+        iat: 0,
+        nbf: 0,
+        exp: 600,
+        sid: "s".into(),
+        unionid: Some("u".into()),
+        uid: Some("a".into()),
+    }
+}
+
+/// The names of an object schema's properties and its required ones.
+fn properties(spec: &Value, name: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let schema = &spec["components"]["schemas"][name];
+    assert_eq!(
+        schema["additionalProperties"], false,
+        "{name}: exactly these"
+    );
+    let props = schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: properties"))
+        .keys()
+        .cloned()
+        .collect();
+    let required = schema["required"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.as_str().expect("name").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    (props, required)
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn session_jwt_answers_are_what_the_code_publishes() {
+    let spec = spec();
+    let jwts = session_jwt::SessionJwts::new(
+        std::sync::Arc::new(session_jwt::local::LocalKey::generate().expect("an RSA key")),
+        session_jwt::Issuer::Fixed("https://example.com".into()),
+        session_jwt::DEFAULT_LIFETIME,
+        std::sync::Arc::new(wxauth::clock::SystemClock),
+    );
+
+    // The discovery document: every member, all required, the claims listed exactly.
+    let discovery = jwts.discovery("https://example.com");
+    let (props, required) = properties(&spec, "OpenidConfiguration");
+    assert_eq!(props, keys(&discovery), "OpenidConfiguration");
+    assert_eq!(required, props, "OpenidConfiguration: all required");
+    let claims_enum = &spec["components"]["schemas"]["OpenidConfiguration"]["properties"]["claims_supported"]
+        ["items"]["enum"];
+    assert_eq!(claims_enum, &discovery["claims_supported"]);
+    let claims = serde_json::to_value(session_claims()).expect("claims");
+    let supported: BTreeSet<String> = discovery["claims_supported"]
+        .as_array()
+        .expect("claims_supported")
+        .iter()
+        .map(|c| c.as_str().expect("claim").to_string())
+        .collect();
+    assert_eq!(supported, keys(&claims), "claims_supported vs Claims");
+    for (member, list) in [
+        ("id_token_signing_alg_values_supported", "alg"),
+        ("subject_types_supported", "subject"),
+        ("response_types_supported", "response"),
+    ] {
+        assert_eq!(
+            spec["components"]["schemas"]["OpenidConfiguration"]["properties"][member]["items"]["enum"],
+            discovery[member],
+            "{list}: {member}"
+        );
+    }
+
+    // The JWKS: one key object per published key, every member required.
+    let jwks = jwts.jwks().await.expect("jwks");
+    let (props, required) = properties(&spec, "Jwks");
+    assert_eq!(props, keys(&jwks), "Jwks");
+    assert_eq!(required, props);
+    let key = &jwks["keys"][0];
+    let (props, required) = properties(&spec, "Jwk");
+    assert_eq!(props, keys(key), "Jwk");
+    assert_eq!(required, props, "Jwk: all required");
+    for member in ["kty", "use", "alg"] {
+        assert_eq!(
+            spec["components"]["schemas"]["Jwk"]["properties"][member]["enum"],
+            serde_json::json!([key[member]]),
+            "Jwk {member}"
+        );
+    }
+    assert_eq!(key["alg"], session_jwt::ALGORITHM);
+
+    // POST /token answers both fields; POST /login adds them, optional, in jwt mode only.
+    let (props, required) = properties(&spec, "TokenResponse");
+    let token_fields = BTreeSet::from(["token".to_string(), "token_expires_in".to_string()]);
+    assert_eq!(props, token_fields);
+    assert_eq!(required, token_fields);
+    let (props, required) = properties(&spec, "LoginResponse");
+    assert!(props.is_superset(&token_fields), "LoginResponse: {props:?}");
+    assert!(
+        required.is_disjoint(&token_fields),
+        "LoginResponse: the session JWT is optional (jwt mode only)"
+    );
+    let expires = &spec["components"]["schemas"]["TokenExpiresIn"];
+    assert_eq!(expires["minimum"], session_jwt::MIN_LIFETIME);
+    assert_eq!(expires["maximum"], session_jwt::MAX_LIFETIME);
+    let login_token = &spec["components"]["schemas"]["LoginResponse"]["properties"]["token"];
+    assert_eq!(
+        login_token["oneOf"][1]["type"], "null",
+        "a login whose session JWT could not be signed answers \"token\": null"
+    );
 }
 
 #[test]
