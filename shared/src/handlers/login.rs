@@ -2,7 +2,7 @@
 //! answers a session JWT ([`crate::session_jwt`]), and serves `POST /token` (a fresh session JWT for
 //! an skey), the OpenID discovery document and the JWKS.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -93,9 +93,14 @@ impl LoginHandler {
         }
     }
 
-    /// The session JWTs, or "no such route" in `skey` mode.
+    /// The session JWTs; in `skey` mode their routes do not exist (404, whatever the method).
     fn session_jwts(&self, req: &Request) -> Result<&SessionJwts, ApiError> {
-        self.jwts.as_ref().ok_or_else(|| no_route(req))
+        self.jwts.as_ref().ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no route for {} (JWT mode only)",
+                req.raw_http_path()
+            ))
+        })
     }
 
     /// `POST /token`: a fresh session JWT for the skey of `X-WX-Skey` (one read), counted per session.

@@ -60,7 +60,9 @@ where
     if let Some(code) = code {
         metrics::count(Metric::Errors, &[("Code", code)]);
     }
-    if function == Function::Login && routes::find_key(&route).is_some() {
+    if function == Function::Login
+        && routes::find_key(&route).is_some_and(|r| r.action == Action::Login)
+    {
         metrics::count(Metric::Logins, &[("Outcome", code.unwrap_or("OK"))]);
     }
     match result {

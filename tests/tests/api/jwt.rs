@@ -469,6 +469,20 @@ print(json.dumps(claims))
     let me = me_with(&server, Some(&bearer(&token))).await;
     assert_eq!(verified["sub"], me.body["openid"]);
     assert_eq!(verified["sid"], claims_of(&token)["sid"]);
+    // Renewals and discovery are not logins in the metrics.
+    let skey = login.body["skey"].as_str().expect("skey");
+    assert_eq!(
+        server.call("POST", "/token", Some(skey), None).await.status,
+        200
+    );
+    let metrics = server.send("GET", "/dev/metrics", &[], None).await;
+    let logins: u64 = metrics.body["Logins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["samples"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(logins, 1, "{}", metrics.body);
     let _ = server.stop().await;
     remove(&file);
 }
@@ -493,6 +507,20 @@ async fn skey_mode_has_no_session_jwts() {
         );
     }
     let _ = server.stop().await;
+    // The login function itself, in skey mode: the routes of JWT mode do not exist (404, not 405).
+    let env = wxauth_tests::env::Env::new(Backend::Memory).await;
+    for (method, path) in [("POST", "/token"), ("GET", "/.well-known/jwks.json")] {
+        let (status, body) = wxauth_tests::events::parts(
+            env.login
+                .handle(Req::new(method, path).into_request())
+                .await,
+        );
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("NOT_FOUND")),
+            "{method} {path}"
+        );
+    }
 }
 
 /// A SessionJwts over KMS keys in moto.
