@@ -12,8 +12,11 @@ use serde_norway::Value;
 use wxauth::avatars::memory::MemoryAvatars;
 use wxauth::clock::ManualClock;
 use wxauth::config::ProfileOptions;
-use wxauth::routes::{Function, ROUTES};
+use wxauth::config::{Config, Role};
+use wxauth::routes::{AuthMode, Authorizer, Function, served};
 use wxauth::secret::Secret;
+use wxauth::session_jwt::local::LocalKey;
+use wxauth::session_jwt::{Issuer, SessionJwts};
 use wxauth::sessions::Sessions;
 use wxauth::store::memory::MemoryStore;
 use wxauth::store::schema;
@@ -181,57 +184,618 @@ fn the_avatar_bucket_is_private_and_encrypted_and_only_the_avatar_function_reach
     }
 }
 
+// ------------------------------------------------------------------ the template, evaluated
+
+/// The values of the template's parameters for one deployment: the defaults, `AppId` (which has none)
+/// and the overrides. A string, or a list for a `CommaDelimitedList`.
+fn parameters(t: &Value, overrides: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for (name, p) in t["Parameters"].as_mapping().expect("Parameters") {
+        let name = text(name);
+        let default = match &p["Default"] {
+            Value::Null => continue,
+            Value::Number(n) => n.to_string(),
+            v => text(v),
+        };
+        let value = if text(&p["Type"]) == "CommaDelimitedList" {
+            Value::Sequence(
+                default
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.into()))
+                    .collect(),
+            )
+        } else {
+            Value::String(default)
+        };
+        out.insert(name, value);
+    }
+    out.insert("AppId".into(), Value::String(APPID.into()));
+    for (name, value) in overrides {
+        assert!(
+            t["Parameters"].get(*name).is_some(),
+            "no parameter {name} in template.yaml"
+        );
+        out.insert(name.to_string(), value.clone());
+    }
+    out
+}
+
+/// A deployment in `mode`, the other parameters as given.
+fn deployment(t: &Value, mode: AuthMode, more: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    let mut overrides = vec![("AuthMode", Value::String(mode.name().into()))];
+    overrides.extend(more.iter().cloned());
+    parameters(t, &overrides)
+}
+
+fn tag_of(t: &serde_norway::value::TaggedValue) -> String {
+    t.tag.to_string().trim_start_matches('!').to_string()
+}
+
+/// A condition of the template, for these parameters.
+fn condition(t: &Value, name: &str, p: &BTreeMap<String, Value>) -> bool {
+    let c = &t["Conditions"][name];
+    assert!(!c.is_null(), "no condition {name}");
+    match eval(t, c, p) {
+        Some(Value::Bool(b)) => b,
+        other => panic!("condition {name} is not a boolean: {other:?}"),
+    }
+}
+
+/// Whether a resource (or output) exists for these parameters.
+fn exists(t: &Value, r: &Value, p: &BTreeMap<String, Value>) -> bool {
+    match &r["Condition"] {
+        Value::Null => true,
+        c => condition(t, &text(c), p),
+    }
+}
+
+/// Evaluates what depends on parameters only (`Ref` of a parameter, `If`, `Equals`, `Not`, `And`,
+/// `Or`, `Condition`, `Join` and `Split` of known strings); leaves the rest (`Ref` of a resource,
+/// `GetAtt`, `Sub`) as it is. `None` is `AWS::NoValue`.
+fn eval(t: &Value, v: &Value, p: &BTreeMap<String, Value>) -> Option<Value> {
+    let boolean = |v: &Value| match eval(t, v, p) {
+        Some(Value::Bool(b)) => b,
+        other => panic!("not a boolean: {v:?} -> {other:?}"),
+    };
+    match v {
+        Value::Tagged(tagged) => {
+            let args = &tagged.value;
+            let arg = |i: usize| &args.as_sequence().expect("a list of arguments")[i];
+            match tag_of(tagged).as_str() {
+                "Ref" => {
+                    let name = text(args);
+                    if name == "AWS::NoValue" {
+                        None
+                    } else {
+                        Some(p.get(&name).cloned().unwrap_or_else(|| v.clone()))
+                    }
+                }
+                "If" => {
+                    let branch = if condition(t, &text(arg(0)), p) {
+                        arg(1)
+                    } else {
+                        arg(2)
+                    };
+                    eval(t, branch, p)
+                }
+                "Condition" => Some(Value::Bool(condition(t, &text(args), p))),
+                "Equals" => Some(Value::Bool(eval(t, arg(0), p) == eval(t, arg(1), p))),
+                "Not" => Some(Value::Bool(!boolean(arg(0)))),
+                "And" => Some(Value::Bool(
+                    args.as_sequence().expect("And").iter().all(boolean),
+                )),
+                "Or" => Some(Value::Bool(
+                    args.as_sequence().expect("Or").iter().any(boolean),
+                )),
+                "Join" => {
+                    let parts = eval(t, arg(1), p).expect("Join's list");
+                    let parts: Option<Vec<String>> = parts
+                        .as_sequence()
+                        .expect("Join's list")
+                        .iter()
+                        .map(|s| s.as_str().map(str::to_string))
+                        .collect();
+                    Some(match parts {
+                        Some(parts) => Value::String(parts.join(&text(arg(0)))),
+                        None => v.clone(),
+                    })
+                }
+                "Split" => Some(match eval(t, arg(1), p) {
+                    Some(Value::String(s)) => Value::Sequence(
+                        s.split(text(arg(0)).as_str())
+                            .map(|s| Value::String(s.into()))
+                            .collect(),
+                    ),
+                    _ => v.clone(),
+                }),
+                _ => {
+                    let mut out = (**tagged).clone();
+                    out.value = eval(t, args, p).unwrap_or(Value::Null);
+                    Some(Value::Tagged(Box::new(out)))
+                }
+            }
+        }
+        Value::Sequence(items) => Some(Value::Sequence(
+            items.iter().filter_map(|i| eval(t, i, p)).collect(),
+        )),
+        Value::Mapping(m) => Some(Value::Mapping(
+            m.iter()
+                .filter_map(|(k, v)| eval(t, v, p).map(|v| (k.clone(), v)))
+                .collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
+/// A value as a string once deployed, with each resource named `<LogicalId>-id` (`Ref`),
+/// `<LogicalId>-<Attribute>` (`GetAtt`), inside `Sub` too, and the stack in ap-east-1.
+fn deployed(v: &Value) -> String {
+    let name = |r: &str| {
+        match r {
+            "AWS::Region" => "ap-east-1",
+            "AWS::URLSuffix" => "amazonaws.com",
+            "AWS::Partition" => "aws",
+            "AWS::AccountId" => "123456789012",
+            "AWS::StackName" => "wxauth",
+            _ => "",
+        }
+        .to_string()
+    };
+    let resource = |r: &str| match name(r).as_str() {
+        "" => match r.split_once('.') {
+            Some((id, attr)) => format!("{id}-{attr}"),
+            None => format!("{r}-id"),
+        },
+        known => known.to_string(),
+    };
+    match v {
+        Value::Tagged(tagged) => match tag_of(tagged).as_str() {
+            "Ref" | "GetAtt" => resource(&text(&tagged.value)),
+            "Sub" => {
+                let mut s = text(&tagged.value);
+                while let Some(start) = s.find("${") {
+                    let end = start + s[start..].find('}').expect("}");
+                    let r = resource(&s[start + 2..end]);
+                    s.replace_range(start..=end, &r);
+                }
+                s
+            }
+            other => panic!("cannot deploy !{other} {:?}", tagged.value),
+        },
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => text(other),
+    }
+}
+
+/// The environment of a function for these parameters, as Lambda gives it (the globals, then its
+/// own variables).
+fn environment(t: &Value, function: &str, p: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for vars in [
+        &t["Globals"]["Function"]["Environment"]["Variables"],
+        &resource(t, function)["Properties"]["Environment"]["Variables"],
+    ] {
+        let vars = eval(t, vars, p).expect("variables");
+        for (k, v) in vars.as_mapping().into_iter().flatten() {
+            env.insert(text(k), deployed(v));
+        }
+    }
+    env
+}
+
+/// The resources of a type that exist for these parameters, evaluated, by logical id.
+fn resources_of(t: &Value, kind: &str, p: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| text(&r["Type"]) == kind && exists(t, r, p))
+        .map(|(id, r)| (text(id), eval(t, r, p).expect("a resource")))
+        .collect()
+}
+
+/// The logical id a `!Ref X` or `!GetAtt X.Attr` names.
+fn named(v: &Value) -> String {
+    let s = text(v);
+    let s = s
+        .strip_prefix("!!Ref ")
+        .or_else(|| s.strip_prefix("!!GetAtt "))
+        .unwrap_or_else(|| panic!("not a Ref or GetAtt: {s}"));
+    s.split('.').next().expect("id").to_string()
+}
+
+/// The execute-api ARN of a route of `HttpApi` in an invoke permission: `{...}` path parts are `*`.
+fn route_source_arn(method: &str, path: &str) -> String {
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|s| if s.starts_with('{') { "*" } else { s })
+        .collect();
+    format!(
+        "!!Sub arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{HttpApi}}/*/{method}{}",
+        path.join("/")
+    )
+}
+
+/// The API's own URL, the JWT authorizer's issuer: what `wxauth::session_jwt::api_issuer` makes of
+/// the request's API id and the function's region.
+const API_ISSUER: &str = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}";
+
 #[test]
 fn routes_and_authorization_match_the_route_table() {
     let t = template();
-    let mut declared = BTreeMap::new();
-    for name in [
-        "LoginFunction",
-        "UserinfoFunction",
-        "AvatarFunction",
-        "AuthorizerFunction",
-    ] {
-        let events = &resource(&t, name)["Properties"]["Events"];
-        let Some(events) = events.as_mapping() else {
-            continue;
-        };
-        for (_, ev) in events {
-            assert_eq!(text(&ev["Type"]), "HttpApi");
-            let p = &ev["Properties"];
-            let key = format!("{} {}", text(&p["Method"]), text(&p["Path"]));
-            let public = p["Auth"]["Authorizer"].as_str() == Some("NONE");
+    // Routes of their own beside SAM events would be deleted at the next deploy that changes SAM's
+    // OpenAPI body (template.yaml, the API section): no events at all.
+    for (id, r) in t["Resources"].as_mapping().expect("Resources") {
+        if text(&r["Type"]) == "AWS::Serverless::Function" {
             assert!(
-                declared
-                    .insert(key.clone(), (name.to_string(), !public))
+                r["Properties"]["Events"].is_null(),
+                "{id:?} has SAM events: the routes are AWS::ApiGatewayV2::Route resources"
+            );
+        }
+        assert_ne!(text(&r["Type"]), "AWS::Serverless::HttpApi", "{id:?}");
+    }
+    let api = resource(&t, "HttpApi");
+    assert_eq!(text(&api["Type"]), "AWS::ApiGatewayV2::Api");
+    assert_eq!(text(&api["Properties"]["ProtocolType"]), "HTTP");
+    assert!(api["Properties"]["Body"].is_null(), "no OpenAPI body");
+    assert_eq!(
+        api["Properties"]["DisableExecuteApiEndpoint"],
+        Value::Bool(false),
+        "the issuer's endpoint"
+    );
+
+    for mode in [AuthMode::Skey, AuthMode::Jwt] {
+        let p = deployment(&t, mode, &[]);
+        let authorizers = resources_of(&t, "AWS::ApiGatewayV2::Authorizer", &p);
+        let integrations = resources_of(&t, "AWS::ApiGatewayV2::Integration", &p);
+        let permissions = resources_of(&t, "AWS::Lambda::Permission", &p);
+        let mut made = BTreeMap::new();
+        for (id, route) in resources_of(&t, "AWS::ApiGatewayV2::Route", &p) {
+            let r = &route["Properties"];
+            assert_eq!(text(&r["ApiId"]), "!!Ref HttpApi", "{id}");
+            let key = text(&r["RouteKey"]);
+            let target = text(&r["Target"]);
+            let integration = target
+                .strip_prefix("!!Sub integrations/${")
+                .and_then(|s| s.strip_suffix('}'))
+                .unwrap_or_else(|| panic!("{id}: target {target}"));
+            let integration = &integrations
+                .get(integration)
+                .unwrap_or_else(|| panic!("{id}: no integration {integration} in {mode:?}"))["Properties"];
+            assert_eq!(text(&integration["IntegrationType"]), "AWS_PROXY");
+            assert_eq!(text(&integration["PayloadFormatVersion"]), "2.0");
+            let function = named(&integration["IntegrationUri"]);
+            let authorizer = match text(&r["AuthorizationType"]).as_str() {
+                "NONE" => {
+                    assert!(r["AuthorizerId"].is_null(), "{id}");
+                    Authorizer::None
+                }
+                kind @ ("CUSTOM" | "JWT") => {
+                    let a = named(&r["AuthorizerId"]);
+                    let a = &authorizers
+                        .get(&a)
+                        .unwrap_or_else(|| panic!("{id}: no authorizer {a} in {mode:?}"))["Properties"];
+                    match (kind, text(&a["AuthorizerType"]).as_str()) {
+                        ("CUSTOM", "REQUEST") => Authorizer::Skey,
+                        ("JWT", "JWT") => Authorizer::Jwt,
+                        other => panic!("{id}: {other:?}"),
+                    }
+                }
+                other => panic!("{id}: AuthorizationType {other}"),
+            };
+            assert!(
+                made.insert(key.clone(), (function.clone(), authorizer))
                     .is_none(),
-                "{key} twice"
+                "{key} twice in {mode:?}"
+            );
+            // The function may be invoked by this API on this route.
+            let (method, path) = key.split_once(' ').expect("route key");
+            let arn = route_source_arn(method, path);
+            assert!(
+                permissions.values().any(|perm| {
+                    let perm = &perm["Properties"];
+                    text(&perm["SourceArn"]) == arn
+                        && named(&perm["FunctionName"]) == function
+                        && text(&perm["Action"]) == "lambda:InvokeFunction"
+                        && text(&perm["Principal"]) == "apigateway.amazonaws.com"
+                }),
+                "{mode:?}: no permission for {function} on {arn}"
+            );
+        }
+        let wanted: BTreeMap<String, (String, Authorizer)> = served(mode)
+            .map(|r| {
+                (
+                    r.key(),
+                    (function_of(r.function).to_string(), r.authorizer(mode)),
+                )
+            })
+            .collect();
+        assert_eq!(
+            made, wanted,
+            "{mode:?}: template.yaml routes == wxauth::routes::served"
+        );
+        assert_eq!(
+            permissions.len(),
+            wanted.len() + 1,
+            "{mode:?}: one permission per route, and the authorizer's"
+        );
+
+        // The X-WX-Skey authorizer, in both modes.
+        let a = &authorizers["WxSkeyAuthorizer"]["Properties"];
+        assert_eq!(text(&a["AuthorizerType"]), "REQUEST");
+        assert_eq!(text(&a["AuthorizerPayloadFormatVersion"]), "2.0");
+        assert_eq!(a["EnableSimpleResponses"], Value::Bool(true));
+        assert_eq!(
+            strings(&a["IdentitySource"]),
+            vec!["$request.header.X-WX-Skey".to_string()]
+        );
+        assert_eq!(
+            text(&a["AuthorizerResultTtlInSeconds"]),
+            text(&p["AuthorizerCacheSeconds"])
+        );
+        assert!(text(&a["AuthorizerUri"]).contains("${AuthorizerFunction.Arn}"));
+        let invoke = &permissions["WxSkeyAuthorizerPermission"]["Properties"];
+        assert_eq!(named(&invoke["FunctionName"]), "AuthorizerFunction");
+        assert_eq!(
+            text(&invoke["SourceArn"]),
+            "!!Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/authorizers/${WxSkeyAuthorizer}"
+        );
+        assert_eq!(
+            authorizers.contains_key("WxJwtAuthorizer"),
+            mode == AuthMode::Jwt
+        );
+
+        // The $default stage deploys every change, after the route its settings name.
+        let stage = &resource(&t, "HttpApiApiGatewayDefaultStage");
+        assert_eq!(text(&stage["Type"]), "AWS::ApiGatewayV2::Stage");
+        assert_eq!(text(&stage["Properties"]["StageName"]), "$default");
+        assert_eq!(stage["Properties"]["AutoDeploy"], Value::Bool(true));
+        for (key, _) in stage["Properties"]["RouteSettings"]
+            .as_mapping()
+            .expect("RouteSettings")
+        {
+            let route = t["Resources"]
+                .as_mapping()
+                .expect("Resources")
+                .iter()
+                .find(|(_, r)| text(&r["Properties"]["RouteKey"]) == text(key))
+                .map(|(id, r)| (text(id), r))
+                .unwrap_or_else(|| panic!("RouteSettings names {key:?}, no route"));
+            assert!(route.1["Condition"].is_null(), "{key:?} in every mode");
+            assert!(
+                strings(&stage["DependsOn"]).contains(&route.0),
+                "the stage depends on {}",
+                route.0
             );
         }
     }
-    let wanted: BTreeMap<String, (String, bool)> = ROUTES
-        .iter()
-        .filter(|r| r.served_in(wxauth::routes::AuthMode::Skey))
-        .map(|r| {
-            let authorized = r.auth != wxauth::routes::Auth::Public;
-            (r.key(), (function_of(r.function).to_string(), authorized))
+}
+
+#[test]
+fn the_jwt_authorizer_trusts_exactly_the_issuer_and_audiences_the_code_writes() {
+    let t = template();
+    for more in [vec![], vec![APP2, "wx00000000000000c3"]] {
+        let list = Value::Sequence(more.iter().map(|a| Value::String(a.to_string())).collect());
+        let p = deployment(&t, AuthMode::Jwt, &[("MoreAppIds", list)]);
+        let a =
+            &resources_of(&t, "AWS::ApiGatewayV2::Authorizer", &p)["WxJwtAuthorizer"]["Properties"];
+        assert_eq!(text(&a["AuthorizerType"]), "JWT");
+        assert_eq!(
+            strings(&a["IdentitySource"]),
+            vec!["$request.header.Authorization".to_string()]
+        );
+        let jwt = &a["JwtConfiguration"];
+        assert_eq!(text(&jwt["Issuer"]), format!("!!Sub {API_ISSUER}"));
+        let mut apps = vec![APPID];
+        apps.extend(&more);
+        assert_eq!(strings(&jwt["Audience"]), apps, "AppId + MoreAppIds");
+        // The login function's answers, once deployed, name the same URL and the same apps.
+        let env = environment(&t, "LoginFunction", &p);
+        let lookup = |k: &str| env.get(k).cloned();
+        let config =
+            Config::from_lookup(Role::WeChat, lookup).expect("the login function's config");
+        let served: Vec<&str> = config.apps.iter().map(|a| a.appid.as_str()).collect();
+        assert_eq!(served, apps);
+        let outputs = &t["Outputs"];
+        assert_eq!(
+            text(&outputs["JwtIssuer"]["Value"]),
+            format!("!!Sub {API_ISSUER}")
+        );
+        let audience = eval(&t, &outputs["JwtAudience"]["Value"], &p).expect("audience");
+        assert_eq!(text(&audience), apps.join(","));
+    }
+    // The format of wxauth::session_jwt::api_issuer, in both partitions.
+    for (region, suffix) in [
+        ("ap-east-1", "amazonaws.com"),
+        ("cn-north-1", "amazonaws.com.cn"),
+    ] {
+        let deployed = API_ISSUER
+            .replace("${HttpApi}", "abc123def4")
+            .replace("${AWS::Region}", region)
+            .replace("${AWS::URLSuffix}", suffix);
+        assert_eq!(
+            Some(deployed),
+            wxauth::session_jwt::api_issuer("abc123def4", region)
+        );
+    }
+    for output in ["JwtIssuer", "JwtAudience", "JwksUrl", "JwtKmsKeyIds"] {
+        assert_eq!(
+            text(&t["Outputs"][output]["Condition"]),
+            "IsJwt",
+            "{output}"
+        );
+    }
+    assert_eq!(
+        text(&t["Outputs"]["JwksUrl"]["Value"]),
+        format!("!!Sub {API_ISSUER}{}", wxauth::session_jwt::JWKS_PATH)
+    );
+}
+
+/// The KMS statements of a function's policies for these parameters: (action, resources, condition).
+fn kms_grants(
+    t: &Value,
+    function: &str,
+    p: &BTreeMap<String, Value>,
+) -> Vec<(String, Vec<String>, Value)> {
+    let policies = eval(t, &resource(t, function)["Properties"]["Policies"], p).expect("policies");
+    let mut out = Vec::new();
+    for policy in policies.as_sequence().expect("Policies") {
+        for st in policy["Statement"].as_sequence().expect("Statement") {
+            for a in strings(&st["Action"]) {
+                if a.starts_with("kms:") {
+                    out.push((a, strings(&st["Resource"]), st["Condition"].clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_login_function_gets_what_the_config_reads_and_signs_with_the_stacks_keys_only() {
+    use wxauth::session_jwt::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME};
+    let t = template();
+    let params = &t["Parameters"];
+    let number = |v: &Value| v.as_i64().expect("a number");
+    assert_eq!(
+        number(&params["JwtLifetimeSeconds"]["Default"]),
+        DEFAULT_LIFETIME
+    );
+    assert_eq!(
+        number(&params["JwtLifetimeSeconds"]["MinValue"]),
+        MIN_LIFETIME
+    );
+    assert_eq!(
+        number(&params["JwtLifetimeSeconds"]["MaxValue"]),
+        MAX_LIFETIME
+    );
+    assert_eq!(
+        number(&params["TokenLimitPerSession"]["Default"]),
+        i64::from(wxauth::limits::DEFAULT_TOKEN_PER_SESSION)
+    );
+    assert_eq!(
+        strings(&params["AuthMode"]["AllowedValues"]),
+        [AuthMode::Skey.name(), AuthMode::Jwt.name()]
+    );
+    assert_eq!(
+        text(&params["AuthMode"]["Default"]),
+        AuthMode::default().name()
+    );
+
+    // The KMS operations the code calls: exactly Sign and GetPublicKey.
+    let kms_rs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/src/session_jwt/kms.rs"
+    ))
+    .expect("kms.rs");
+    let called: BTreeSet<String> = kms_rs
+        .split(".call(")
+        .skip(1)
+        .map(|rest| {
+            let rest = &rest[rest.find('"').expect("an operation name") + 1..];
+            format!("kms:{}", &rest[..rest.find('"').expect("\"")])
         })
         .collect();
     assert_eq!(
-        declared, wanted,
-        "template.yaml routes == wxauth::routes::ROUTES"
+        called,
+        BTreeSet::from(["kms:GetPublicKey".to_string(), "kms:Sign".to_string()])
     );
 
-    let api = &resource(&t, "HttpApi")["Properties"];
-    let auth = &api["Auth"];
-    assert_eq!(text(&auth["DefaultAuthorizer"]), "WxSkeyAuthorizer");
-    let a = &auth["Authorizers"]["WxSkeyAuthorizer"];
-    assert_eq!(text(&a["AuthorizerPayloadFormatVersion"]), "2.0");
-    assert_eq!(a["EnableSimpleResponses"], Value::Bool(true));
-    assert_eq!(a["EnableFunctionDefaultPermissions"], Value::Bool(true));
-    assert_eq!(
-        strings(&a["Identity"]["Headers"]),
-        vec!["X-WX-Skey".to_string()]
-    );
+    for mode in [AuthMode::Skey, AuthMode::Jwt] {
+        for keys in ["A", "A,B", "B,A", "B"] {
+            let p = deployment(&t, mode, &[("JwtSigningKeys", Value::String(keys.into()))]);
+            for f in [
+                "LoginFunction",
+                "UserinfoFunction",
+                "AvatarFunction",
+                "AuthorizerFunction",
+            ] {
+                assert!(
+                    !environment(&t, f, &p).contains_key("WXAUTH_JWT_ISSUER"),
+                    "{f}: the issuer is the API of each request"
+                );
+            }
+            let env = environment(&t, "LoginFunction", &p);
+            for var in [
+                "WXAUTH_AUTH_MODE",
+                "WXAUTH_JWT_KMS_KEY_IDS",
+                "WXAUTH_JWT_LIFETIME_SECONDS",
+                "WXAUTH_TOKEN_LIMIT_PER_SESSION",
+            ] {
+                assert!(
+                    env.contains_key(var),
+                    "{mode:?}: the login function lacks {var}"
+                );
+            }
+            let config = Config::from_lookup(Role::WeChat, |k| env.get(k).cloned())
+                .unwrap_or_else(|e| panic!("{mode:?} {keys}: {e}"));
+            assert_eq!(config.auth_mode, mode);
+            assert_eq!(config.session_jwt.issuer, None);
+            assert_eq!(config.session_jwt.lifetime, DEFAULT_LIFETIME);
+            assert_eq!(
+                config.protection.limits.token_per_session.limit,
+                wxauth::limits::DEFAULT_TOKEN_PER_SESSION
+            );
+            // The keys that exist, the one that signs first, and what the function may do with them.
+            let kms_keys = resources_of(&t, "AWS::KMS::Key", &p);
+            let grants = kms_grants(&t, "LoginFunction", &p);
+            if mode == AuthMode::Skey {
+                assert!(config.session_jwt.kms_key_ids.is_empty());
+                assert!(kms_keys.is_empty(), "{keys}: no key in skey mode");
+                assert!(grants.is_empty(), "no kms action in skey mode: {grants:?}");
+                continue;
+            }
+            let want: Vec<String> = keys.split(',').map(|k| format!("JwtKey{k}-id")).collect();
+            assert_eq!(
+                config.session_jwt.kms_key_ids, want,
+                "{keys}: the signer first"
+            );
+            let existing: BTreeSet<String> = kms_keys.keys().cloned().collect();
+            let listed: BTreeSet<String> = keys.split(',').map(|k| format!("JwtKey{k}")).collect();
+            assert_eq!(existing, listed, "{keys}: the keys of the stack");
+            for key in kms_keys.values() {
+                let k = &key["Properties"];
+                assert_eq!(text(&k["KeySpec"]), "RSA_2048");
+                assert_eq!(text(&k["KeyUsage"]), "SIGN_VERIFY");
+                let root = &k["KeyPolicy"]["Statement"][0];
+                assert_eq!(
+                    text(&root["Principal"]["AWS"]),
+                    "!!Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+                );
+                assert!(
+                    k["Tags"]
+                        .as_sequence()
+                        .expect("Tags")
+                        .iter()
+                        .any(|tag| text(&tag["Key"]) == "wxauth-jwt"
+                            && text(&tag["Value"]) == "!!Ref AWS::StackName")
+                );
+            }
+            let arns: BTreeSet<String> =
+                listed.iter().map(|k| format!("!!GetAtt {k}.Arn")).collect();
+            let actions: BTreeSet<&str> = grants.iter().map(|(a, _, _)| a.as_str()).collect();
+            assert_eq!(actions, called.iter().map(String::as_str).collect());
+            for (action, resources, cond) in &grants {
+                let resources: BTreeSet<String> = resources.iter().cloned().collect();
+                assert_eq!(resources, arns, "{keys}: {action} on the stack's keys only");
+                if action == "kms:Sign" {
+                    let eq = &cond["StringEquals"];
+                    assert_eq!(
+                        text(&eq["kms:SigningAlgorithm"]),
+                        wxauth::session_jwt::kms::SIGNING_ALGORITHM
+                    );
+                    assert_eq!(text(&eq["kms:MessageType"]), "RAW");
+                } else {
+                    assert!(cond.is_null(), "{action}: no Sign-only condition key");
+                }
+            }
+            let ids = eval(&t, &t["Outputs"]["JwtKmsKeyIds"]["Value"], &p).expect("output");
+            assert_eq!(deployed(&ids), want.join(","));
+        }
+    }
 }
 
 #[test]
@@ -457,7 +1021,15 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     let build = |s: &Arc<CountingStore>| {
         wxauth_tests::env::functions(&sessions(s), vec![wechat(APPID), wechat(APP2)])
     };
-    let login = build(&login_store).login;
+    // The login function of jwt mode: its logins also sign a session JWT, and it serves POST /token
+    // and the discovery routes (no store call more than those of skey mode, but POST /token's).
+    let jwts = SessionJwts::new(
+        Arc::new(LocalKey::generate().expect("an RSA key")),
+        Issuer::Fixed("https://wxauthtest.execute-api.ap-east-1.amazonaws.com".into()),
+        600,
+        clock.clone(),
+    );
+    let login = build(&login_store).with_session_jwts(jwts).login;
     let authorizer = build(&auth_store).authorizer;
     let userinfo = build(&acct_store).userinfo;
     let avatar = wxauth::bootstrap::functions(
@@ -501,6 +1073,14 @@ async fn each_function_is_granted_exactly_the_actions_its_code_calls() {
     assert_eq!(after, uid, "the older account survives");
     assert!(login_store.called().contains(&"merge_accounts"));
     let skey = skeys[0].clone();
+    for req in [
+        Req::new("POST", "/token").skey(&skey),
+        Req::new("GET", wxauth::session_jwt::DISCOVERY_PATH),
+        Req::new("GET", wxauth::session_jwt::JWKS_PATH),
+    ] {
+        let (status, body) = parts(login.handle(req.into_request()).await);
+        assert_eq!(status, 200, "{body}");
+    }
     let ctx = authorizer
         .handle(events::authorizer_v2(Some(&skey), "GET", "/me"))
         .await
