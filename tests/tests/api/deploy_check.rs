@@ -101,3 +101,135 @@ async fn the_post_deploy_check_logs_in_with_a_bad_code() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("a bad code is INVALID_CODE"), "{out}");
 }
+
+/// The recorded outputs of a stack deployed with `AuthMode=jwt` (issuer `issuer`): its parameters, its
+/// JWT authorizer and routes, each changed by `edit`.
+fn recorded_jwt(issuer: &str, edit: impl Fn(&str, &mut Value)) -> PathBuf {
+    recorded(|name, v| {
+        match name {
+            "describe-stacks" => {
+                let stack = &mut v["Stacks"][0];
+                let params = stack["Parameters"].as_array_mut().expect("parameters");
+                params.push(json!({"ParameterKey": "AuthMode", "ParameterValue": "jwt"}));
+                params.push(
+                    json!({"ParameterKey": "MoreAppIds", "ParameterValue": "wx00000000000000b2"}),
+                );
+                let outputs = stack["Outputs"].as_array_mut().expect("outputs");
+                outputs.push(json!({"OutputKey": "JwtIssuer", "OutputValue": issuer}));
+            }
+            "get-authorizers" => {
+                let items = v["Items"].as_array_mut().expect("items");
+                items.push(json!({
+                    "AuthorizerId": "j4w7t1",
+                    "AuthorizerType": "JWT",
+                    "IdentitySource": ["$request.header.Authorization"],
+                    "JwtConfiguration": {
+                        "Audience": ["wx0123456789abcdef", "wx00000000000000b2"],
+                        "Issuer": issuer
+                    },
+                    "Name": "WxJwtAuthorizer"
+                }));
+            }
+            "get-routes" => {
+                let items = v["Items"].as_array_mut().expect("items");
+                for r in items.iter_mut() {
+                    if r["RouteKey"] == "GET /me" {
+                        r["AuthorizationType"] = json!("JWT");
+                        r["AuthorizerId"] = json!("j4w7t1");
+                    }
+                }
+                for (i, key) in [
+                    "POST /token",
+                    "GET /.well-known/openid-configuration",
+                    "GET /.well-known/jwks.json",
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    items.push(json!({"ApiKeyRequired": false, "AuthorizationType": "NONE",
+                        "RouteId": format!("j0000{i}"), "RouteKey": key,
+                        "Target": "integrations/i00000"}));
+                }
+            }
+            _ => {}
+        }
+        edit(name, v);
+    })
+}
+
+#[tokio::test]
+async fn the_post_deploy_check_knows_jwt_mode() {
+    let issuer = "https://a1b2c3d4e5.execute-api.ap-east-1.amazonaws.com";
+    let (code, out) = check(&recorded_jwt(issuer, |_, _| {}), false).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("JWT mode (GET /me behind the JWT authorizer"),
+        "{out}"
+    );
+
+    // GET /me left behind the skey authorizer, another issuer, an audience missing.
+    let dir = recorded_jwt(issuer, |name, v| match name {
+        "get-routes" => {
+            for r in v["Items"].as_array_mut().expect("items") {
+                if r["RouteKey"] == "GET /me" {
+                    r["AuthorizationType"] = json!("CUSTOM");
+                    r["AuthorizerId"] = json!("k7x9q2");
+                }
+            }
+        }
+        "get-authorizers" => {
+            let jwt = &mut v["Items"][1]["JwtConfiguration"];
+            jwt["Issuer"] = json!("https://a1b2c3d4e5.execute-api.ap-east-1.amazonaws.com/");
+            jwt["Audience"] = json!(["wx0123456789abcdef"]);
+        }
+        _ => {}
+    });
+    let (code, out) = check(&dir, false).await;
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        "FAIL GET /me is not behind the JWT authorizer",
+        "FAIL JWT authorizer issuer https://a1b2c3d4e5.execute-api.ap-east-1.amazonaws.com/",
+        "FAIL JWT authorizer audiences",
+    ] {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+    // A skey-mode stack with a route of JWT mode.
+    let dir = recorded(|name, v| {
+        if name == "get-routes" {
+            v["Items"].as_array_mut().expect("items").push(json!({
+                "AuthorizationType": "NONE", "RouteId": "x", "RouteKey": "POST /token"}));
+        }
+    });
+    let (code, out) = check(&dir, false).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL POST /token exists, but only JWT mode has it"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_post_deploy_check_reads_the_discovery_documents_in_jwt_mode() {
+    let server = LocalServer::start(&["--auth-mode", "jwt"], &[]).await;
+    let url = server.url.clone();
+    let dir = recorded_jwt(&url, |name, v| {
+        if name == "describe-stacks" {
+            v["Stacks"][0]["Outputs"][0]["OutputValue"] = json!(url);
+        }
+    });
+    let (code, out) = check(&dir, true).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("the discovery document and JWKS served"),
+        "{out}"
+    );
+    // A stack whose issuer is not the one the functions sign with.
+    let dir = recorded_jwt("https://elsewhere.example.com", |name, v| {
+        if name == "describe-stacks" {
+            v["Stacks"][0]["Outputs"][0]["OutputValue"] = json!(url);
+        }
+    });
+    let (code, out) = check(&dir, true).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the discovery document names issuer"), "{out}");
+}
