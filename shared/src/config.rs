@@ -207,10 +207,7 @@ impl Config {
                 "WXAUTH_AVATAR_LIMIT_PER_SESSION",
                 &mut limits.avatar_per_session,
             ),
-            (
-                "WXAUTH_TOKEN_LIMIT_PER_SESSION",
-                &mut limits.token_per_session,
-            ),
+            ("WXAUTH_JWT_LIMIT_PER_SESSION", &mut limits.jwt_per_session),
         ] {
             if let Some(v) = get(name) {
                 rule.limit = v

@@ -38,7 +38,7 @@ pub enum Scope {
     /// Avatar uploads per session.
     AvatarPerSession,
     /// `POST /token` per session (`jwt` mode).
-    TokenPerSession,
+    JwtPerSession,
 }
 
 impl Scope {
@@ -48,21 +48,21 @@ impl Scope {
             Scope::LoginPerUser => "login-user",
             Scope::PhonePerSession => "phone-session",
             Scope::AvatarPerSession => "avatar-session",
-            Scope::TokenPerSession => "token-session",
+            Scope::JwtPerSession => "jwt-session",
         }
     }
 }
 
 /// The rules of a deployment (`WXAUTH_LOGIN_LIMIT_PER_IP`, `WXAUTH_LOGIN_LIMIT_PER_USER`,
 /// `WXAUTH_PHONE_LIMIT_PER_SESSION`, `WXAUTH_AVATAR_LIMIT_PER_SESSION`,
-/// `WXAUTH_TOKEN_LIMIT_PER_SESSION`; see [`crate::config`]).
+/// `WXAUTH_JWT_LIMIT_PER_SESSION`; see [`crate::config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
     pub login_per_ip: Rule,
     pub login_per_user: Rule,
     pub phone_per_session: Rule,
     pub avatar_per_session: Rule,
-    pub token_per_session: Rule,
+    pub jwt_per_session: Rule,
 }
 
 /// Logins per client IP and minute: generous, for carrier-grade NAT (a whole town behind one address).
@@ -74,7 +74,7 @@ pub const DEFAULT_PHONE_PER_SESSION: u32 = 10;
 /// Avatar uploads per session and hour.
 pub const DEFAULT_AVATAR_PER_SESSION: u32 = 30;
 /// Session JWTs per session and hour (a client renews about 7 an hour at the default lifetime).
-pub const DEFAULT_TOKEN_PER_SESSION: u32 = 120;
+pub const DEFAULT_JWT_PER_SESSION: u32 = 120;
 
 impl Default for Rules {
     fn default() -> Self {
@@ -95,8 +95,8 @@ impl Default for Rules {
                 limit: DEFAULT_AVATAR_PER_SESSION,
                 window: 3600,
             },
-            token_per_session: Rule {
-                limit: DEFAULT_TOKEN_PER_SESSION,
+            jwt_per_session: Rule {
+                limit: DEFAULT_JWT_PER_SESSION,
                 window: 3600,
             },
         }
@@ -110,7 +110,7 @@ impl Rules {
             Scope::LoginPerUser => self.login_per_user,
             Scope::PhonePerSession => self.phone_per_session,
             Scope::AvatarPerSession => self.avatar_per_session,
-            Scope::TokenPerSession => self.token_per_session,
+            Scope::JwtPerSession => self.jwt_per_session,
         }
     }
 }

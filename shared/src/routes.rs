@@ -87,7 +87,7 @@ pub enum Authorizer {
 pub enum Action {
     Login,
     /// `POST /token`: a fresh session JWT for an skey (`jwt` mode).
-    Token,
+    RenewJwt,
     /// `GET /.well-known/openid-configuration` (`jwt` mode).
     OpenidConfiguration,
     /// `GET /.well-known/jwks.json`: the public keys of the session JWTs (`jwt` mode).
@@ -205,7 +205,7 @@ pub const ROUTES: &[Route] = &[
         Function::Login,
         Auth::Public,
     ),
-    jwt_route(Action::Token, "POST", "/token", Function::Login),
+    jwt_route(Action::RenewJwt, "POST", "/token", Function::Login),
     jwt_route(
         Action::OpenidConfiguration,
         "GET",

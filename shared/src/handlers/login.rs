@@ -79,7 +79,7 @@ impl LoginHandler {
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         match action(req, Function::Login)? {
             Action::Login => self.login(req).await,
-            Action::Token => self.token(req).await,
+            Action::RenewJwt => self.renew_jwt(req).await,
             Action::OpenidConfiguration => {
                 let jwts = self.session_jwts(req)?;
                 let issuer = jwts.issuer(req)?;
@@ -104,12 +104,10 @@ impl LoginHandler {
     }
 
     /// `POST /token`: a fresh session JWT for the skey of `X-WX-Skey` (one read), counted per session.
-    async fn token(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn renew_jwt(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let jwts = self.session_jwts(req)?;
         let session = self.sessions.require(web::skey_header(req)).await?;
-        self.limits
-            .hit(Scope::TokenPerSession, &session.sid)
-            .await?;
+        self.limits.hit(Scope::JwtPerSession, &session.sid).await?;
         let issued = jwts.issue(&session, &jwts.issuer(req)?).await?;
         Ok(web::json(
             web::StatusCode::OK,

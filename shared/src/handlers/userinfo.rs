@@ -128,7 +128,7 @@ impl UserinfoHandler {
             Action::Phone => self.phone(req).await,
             Action::Logout => self.logout(req).await,
             Action::Login
-            | Action::Token
+            | Action::RenewJwt
             | Action::OpenidConfiguration
             | Action::Jwks
             | Action::Avatar

@@ -23,7 +23,7 @@ const MODES: [AuthMode; 2] = [AuthMode::Skey, AuthMode::Jwt];
 
 /// The public route whose function reads `X-WX-Skey` itself (`handlers::login`: one read, then
 /// `401 SESSION_EXPIRED` for no live session), with its own security scheme.
-const SKEY_IN_FUNCTION: Action = Action::Token;
+const SKEY_IN_FUNCTION: Action = Action::RenewJwt;
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",

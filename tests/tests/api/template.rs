@@ -673,8 +673,8 @@ fn the_login_function_gets_what_the_config_reads_and_signs_with_the_stacks_keys_
         MAX_LIFETIME
     );
     assert_eq!(
-        number(&params["TokenLimitPerSession"]["Default"]),
-        i64::from(wxauth::limits::DEFAULT_TOKEN_PER_SESSION)
+        number(&params["JwtLimitPerSession"]["Default"]),
+        i64::from(wxauth::limits::DEFAULT_JWT_PER_SESSION)
     );
     assert_eq!(
         strings(&params["AuthMode"]["AllowedValues"]),
@@ -723,7 +723,7 @@ fn the_login_function_gets_what_the_config_reads_and_signs_with_the_stacks_keys_
                 "WXAUTH_AUTH_MODE",
                 "WXAUTH_JWT_KMS_KEY_IDS",
                 "WXAUTH_JWT_LIFETIME_SECONDS",
-                "WXAUTH_TOKEN_LIMIT_PER_SESSION",
+                "WXAUTH_JWT_LIMIT_PER_SESSION",
             ] {
                 assert!(
                     env.contains_key(var),
@@ -736,8 +736,8 @@ fn the_login_function_gets_what_the_config_reads_and_signs_with_the_stacks_keys_
             assert_eq!(config.session_jwt.issuer, None);
             assert_eq!(config.session_jwt.lifetime, DEFAULT_LIFETIME);
             assert_eq!(
-                config.protection.limits.token_per_session.limit,
-                wxauth::limits::DEFAULT_TOKEN_PER_SESSION
+                config.protection.limits.jwt_per_session.limit,
+                wxauth::limits::DEFAULT_JWT_PER_SESSION
             );
             // The keys that exist, the one that signs first, and what the function may do with them.
             let kms_keys = resources_of(&t, "AWS::KMS::Key", &p);
