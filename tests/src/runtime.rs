@@ -269,3 +269,27 @@ pub fn http_answer(outcome: &Outcome) -> (u64, Value) {
         .unwrap_or(Value::Null);
     (resp["statusCode"].as_u64().expect("statusCode"), body)
 }
+
+/// What the deployed functions get: the WeChat simulator over HTTP and a fresh moto table, and the
+/// environment the template gives them (plus `RUST_LOG=debug`: the most verbose logs are checked).
+pub struct Deployed {
+    pub sim: std::sync::Arc<wxauth_local::simulator::Simulator>,
+    pub env: Vec<(&'static str, String)>,
+}
+
+/// A [`Deployed`] environment of the test app.
+pub async fn deployed() -> Deployed {
+    use crate::env::{APPID, SECRET};
+    let sim = wxauth_local::simulator::Simulator::new(APPID, SECRET);
+    let url = sim.spawn().await.expect("sim");
+    let table = crate::dynamo::fresh_table(&crate::dynamo::client()).await;
+    let env = vec![
+        ("WX_APPID", APPID.to_string()),
+        ("WX_SECRET", SECRET.to_string()),
+        ("WX_API_BASE", url),
+        ("SESSION_TABLE", table),
+        ("AWS_ENDPOINT_URL_DYNAMODB", crate::dynamo::endpoint()),
+        ("RUST_LOG", "debug".to_string()),
+    ];
+    Deployed { sim, env }
+}

@@ -27,7 +27,7 @@ use wxauth_tests::dead::DeadPort;
 use wxauth_tests::env::{APPID, Backend, IDLE, SECRET, TTL, dispatch, wechat_client};
 use wxauth_tests::events::Req;
 use wxauth_tests::local::{LocalServer, Reply, remove, temp_path};
-use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, http_answer};
+use wxauth_tests::runtime::{Deployed, FakeRuntime, FunctionProcess, deployed, http_answer};
 use wxauth_tests::{bins, dynamo, kms, s3};
 
 /// The issuer of the in-process gateway.
@@ -628,21 +628,14 @@ async fn a_login_whose_session_jwt_cannot_be_signed_keeps_its_skey() {
 
 #[tokio::test]
 async fn the_login_binary_signs_with_kms_in_jwt_mode() {
-    let sim = Simulator::new(APPID, SECRET);
-    let url = sim.spawn().await.expect("sim");
-    let table = dynamo::fresh_table(&dynamo::client()).await;
     let key = kms::fresh_signing_key().await;
-    let env = vec![
-        ("WX_APPID", APPID.to_string()),
-        ("WX_SECRET", SECRET.to_string()),
-        ("WX_API_BASE", url),
-        ("SESSION_TABLE", table),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo::endpoint()),
+    let Deployed { sim, mut env } = deployed().await;
+    env.extend([
         ("AWS_ENDPOINT_URL_KMS", kms::endpoint()),
         ("WXAUTH_AUTH_MODE", "jwt".to_string()),
         ("WXAUTH_JWT_KMS_KEY_IDS", key.clone()),
         ("WXAUTH_JWT_LIFETIME_SECONDS", "900".to_string()),
-    ];
+    ]);
     let runtime = FakeRuntime::start().await;
     let process = FunctionProcess::spawn(&bins::path("login"), &runtime, &env);
     let code = sim.mint_code("heidi");

@@ -4,32 +4,11 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wxauth_local::simulator::Simulator;
 use wxauth_tests::dead::DeadPort;
-use wxauth_tests::env::{APPID, SECRET};
+use wxauth_tests::env::SECRET;
 use wxauth_tests::events::{self, Req};
-use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome, http_answer};
+use wxauth_tests::runtime::{FakeRuntime, FunctionProcess, Outcome, deployed, http_answer};
 use wxauth_tests::{bins, dynamo};
-
-struct Deployed {
-    sim: std::sync::Arc<Simulator>,
-    env: Vec<(&'static str, String)>,
-}
-
-async fn deployed() -> Deployed {
-    let sim = Simulator::new(APPID, SECRET);
-    let url = sim.spawn().await.expect("sim");
-    let table = dynamo::fresh_table(&dynamo::client()).await;
-    let env = vec![
-        ("WX_APPID", APPID.to_string()),
-        ("WX_SECRET", SECRET.to_string()),
-        ("WX_API_BASE", url),
-        ("SESSION_TABLE", table),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo::endpoint()),
-        ("RUST_LOG", "debug".to_string()),
-    ];
-    Deployed { sim, env }
-}
 
 async fn start(name: &str, env: &[(&str, String)]) -> (FakeRuntime, FunctionProcess) {
     let runtime = FakeRuntime::start().await;
