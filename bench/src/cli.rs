@@ -4,15 +4,20 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use crate::functions::Function;
 use crate::model::Mode;
 
 /// The variable holding the TLS test material's directory (what `--certs` gives).
 pub const CERTS_VAR: &str = "WXAUTH_BENCH_CERTS";
+/// The variable holding the RSA key (PKCS#8 PEM) of the in-process signer (what `--jwt-key` gives).
+pub const JWT_KEY_VAR: &str = "WXAUTH_BENCH_JWT_KEY";
 
 const ENVIRONMENT: &str = "\
 Environment:
   WXAUTH_TEST_DYNAMODB_URL  moto's endpoint (required; scripts/bench starts moto and sets it)
   WXAUTH_BENCH_CERTS        TLS test material, when --certs is not given (scripts/bench makes it)
+  WXAUTH_BENCH_JWT_KEY      the RSA key of login-jwt-local and token-jwt-local, when --jwt-key is not
+                            given (scripts/bench makes it)
 
 Exit status: 0 when every goal holds, 1 when one is broken, 2 when the benchmark itself failed.
 Run it through scripts/bench, which builds the binaries and starts moto.";
@@ -63,6 +68,21 @@ pub struct Options {
         value_parser = parse_mode
     )]
     pub modes: Vec<Mode>,
+    /// The functions measured, comma-separated (the hello-world always is): hello, authorizer, login,
+    /// userinfo, and in jwt mode login-jwt-kms, login-jwt-local (POST /login), token-jwt-kms,
+    /// token-jwt-local (POST /token) [default: all]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        action = clap::ArgAction::Set,
+        value_parser = parse_function
+    )]
+    pub functions: Vec<Function>,
+    /// The RSA key (PKCS#8 PEM) the in-process signer reads (jwt mode, `-local`)
+    /// [default: $WXAUTH_BENCH_JWT_KEY]
+    #[arg(long, value_name = "FILE")]
+    pub jwt_key: Option<PathBuf>,
     /// Child process of the TLS probe (`probe::run`): measure against this loopback port.
     #[arg(long, value_name = "PORT", hide = true)]
     pub probe_tls: Option<u16>,
@@ -75,8 +95,9 @@ pub struct Options {
 }
 
 impl Options {
-    /// Fills in what the environment gives: moto's endpoint (required) and, without `--certs`,
-    /// `WXAUTH_BENCH_CERTS`.
+    /// Fills in what the environment gives: moto's endpoint (required) and, without `--certs` and
+    /// `--jwt-key`, `WXAUTH_BENCH_CERTS` and `WXAUTH_BENCH_JWT_KEY`. Puts the functions in their
+    /// order, the hello-world among them (every other figure is a ratio to it).
     pub fn with_env(
         mut self,
         var: impl Fn(&str) -> Option<std::ffi::OsString>,
@@ -88,6 +109,14 @@ impl Options {
         if self.certs.is_none() {
             self.certs = var(CERTS_VAR).map(PathBuf::from);
         }
+        if self.jwt_key.is_none() {
+            self.jwt_key = var(JWT_KEY_VAR).map(PathBuf::from);
+        }
+        let chosen = std::mem::take(&mut self.functions);
+        self.functions = Function::ALL
+            .into_iter()
+            .filter(|f| chosen.is_empty() || *f == Function::Hello || chosen.contains(f))
+            .collect();
         Ok(self)
     }
 }
@@ -98,6 +127,13 @@ fn at_least_one(s: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
     }
+}
+
+fn parse_function(s: &str) -> Result<Function, String> {
+    Function::parse(s.trim()).ok_or(format!(
+        "unknown function {s} (one of {})",
+        Function::ALL.map(Function::name).join(", ")
+    ))
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -146,6 +182,8 @@ mod tests {
         assert!(!o.save_baseline);
         assert_eq!(o.certs, None);
         assert_eq!(o.modes, Mode::ALL);
+        assert_eq!(o.functions, Function::ALL);
+        assert_eq!(o.jwt_key, None);
         assert_eq!(o.moto, "http://127.0.0.1:5000");
         assert_eq!((o.probe_tls, o.probe_sdk), (None, None));
     }
@@ -168,6 +206,10 @@ mod tests {
             "/c",
             "--modes",
             "tls, http",
+            "--functions",
+            "token-jwt-kms, login",
+            "--jwt-key",
+            "/k.pem",
         ])
         .unwrap();
         assert_eq!((o.runs, o.warm), (3, 4));
@@ -177,6 +219,17 @@ mod tests {
         assert!(o.save_baseline);
         assert_eq!(o.certs.as_deref(), Some(Path::new("/c")));
         assert_eq!(o.modes, [Mode::Tls, Mode::Http]);
+        assert_eq!(o.jwt_key.as_deref(), Some(Path::new("/k.pem")));
+        // In their order, with the hello-world.
+        let o = o.with_env(env(&[MOTO])).unwrap();
+        assert_eq!(
+            o.functions,
+            [
+                Function::Hello,
+                Function::Login,
+                Function::Token(crate::functions::Signer::Kms)
+            ]
+        );
     }
 
     #[test]
@@ -201,6 +254,18 @@ mod tests {
     }
 
     #[test]
+    fn the_jwt_key_comes_from_the_environment_unless_given() {
+        let key = (JWT_KEY_VAR, "/env-key.pem");
+        let o = parse(&[]).unwrap().with_env(env(&[MOTO, key])).unwrap();
+        assert_eq!(o.jwt_key.as_deref(), Some(Path::new("/env-key.pem")));
+        let o = parse(&["--jwt-key", "/k.pem"])
+            .unwrap()
+            .with_env(env(&[MOTO, key]))
+            .unwrap();
+        assert_eq!(o.jwt_key.as_deref(), Some(Path::new("/k.pem")));
+    }
+
+    #[test]
     fn moto_is_required() {
         let e = parse(&[]).unwrap().with_env(env(&[])).unwrap_err();
         assert!(e.contains("WXAUTH_TEST_DYNAMODB_URL"), "{e}");
@@ -214,6 +279,8 @@ mod tests {
             &["--runs", "many"],
             &["--modes", "http,https"],
             &["--modes", ""],
+            &["--functions", "login,token"],
+            &["--functions", ""],
             &["--bins"],
             &["--frobnicate"],
             &["extra"],
@@ -237,6 +304,10 @@ mod tests {
             "--save-baseline",
             "--certs <DIR>",
             "--modes <LIST>",
+            "--functions <LIST>",
+            "--jwt-key <FILE>",
+            "login-jwt-kms",
+            "WXAUTH_BENCH_JWT_KEY",
             "[default: 20]",
             "[default: 10]",
             "[default: http,tls,tls+prewarm]",

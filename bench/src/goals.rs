@@ -1,5 +1,6 @@
 //! The goals (BENCHMARKS.md) and their judgement: cold cost against the hello-world, peak RSS, the
-//! DynamoDB calls per request and the deployment zip.
+//! AWS calls per request (DynamoDB, KMS), the deployment zip, and in `jwt` mode the session JWTs
+//! checked against the JWKS.
 
 use crate::model::{FileSizes, Goal, MIB, Mode, Sizes, Summary};
 
@@ -43,13 +44,38 @@ pub fn judge(s: &Summary) -> Vec<Goal> {
             met: f.rss_mib.max <= RSS_MAX_MIB,
         });
         goals.push(Goal {
-            goal: format!("DynamoDB calls per request ({})", f.mode),
+            goal: format!("AWS calls per request ({})", f.mode),
             function: f.function.clone(),
             value: format!(
                 "{} reads, {} writes, {:?}; expected {} reads, {} writes",
                 f.calls.reads, f.calls.writes, f.calls.ops, f.expected.reads, f.expected.writes
             ),
             met: f.calls_ok,
+        });
+    }
+    for j in &s.jwks {
+        let ops = |t: &crate::proxy::Tally| format!("{:?}", t.ops);
+        goals.push(Goal {
+            goal: "JWKS: KMS GetPublicKey once per instance, none in-process".into(),
+            function: format!("login ({} key)", j.signer),
+            value: format!(
+                "first GET {}, second {}; {} key(s) published",
+                ops(&j.first),
+                ops(&j.second),
+                j.kids.len()
+            ),
+            met: j.calls_ok(),
+        });
+    }
+    for c in &s.jwt_checks {
+        goals.push(Goal {
+            goal: "session JWTs verify against the served JWKS".into(),
+            function: c.function.clone(),
+            value: match &c.first_refusal {
+                Some(why) => format!("{} verified, {} refused: {why}", c.verified, c.refused),
+                None => format!("{} verified, {} refused", c.verified, c.refused),
+            },
+            met: c.refused == 0 && c.verified > 0,
         });
     }
     for z in s.sizes.iter().filter(|z| z.function != "hello") {
@@ -90,7 +116,7 @@ mod tests {
         for f in ["authorizer", "login", "userinfo"] {
             goal(&goals, f, "cold cost <= 2x hello-world (http)");
             goal(&goals, f, "peak RSS <= 20 MiB (http)");
-            goal(&goals, f, "DynamoDB calls per request (http)");
+            goal(&goals, f, "AWS calls per request (http)");
             goal(&goals, f, "zip <= 3 MiB");
         }
     }
@@ -109,7 +135,7 @@ mod tests {
             z.release.zip_bytes = (ZIP_MAX_MIB * MIB) as u64 + 1;
         }
         let goals = judge(&s);
-        for starts in ["cold cost", "peak RSS", "DynamoDB calls", "zip"] {
+        for starts in ["cold cost", "peak RSS", "AWS calls", "zip"] {
             assert!(!goal(&goals, "login", starts).met, "{starts}");
         }
         assert!(
@@ -118,6 +144,57 @@ mod tests {
                 .ends_with("(x86_64 release)")
         );
         assert!(broken(&goals) >= 4);
+    }
+
+    #[test]
+    fn session_jwts_and_the_jwks_are_goals_in_jwt_mode() {
+        use crate::model::{JwksProbe, JwtCheck};
+        let mut s = baseline();
+        assert!(
+            !judge(&s)
+                .iter()
+                .any(|g| g.goal.contains("JWT") || g.goal.contains("JWKS"))
+        );
+        s.jwt_checks = vec![
+            JwtCheck {
+                function: "login-jwt-kms".into(),
+                verified: 110,
+                refused: 0,
+                first_refusal: None,
+            },
+            JwtCheck {
+                function: "token-jwt-kms".into(),
+                verified: 109,
+                refused: 1,
+                first_refusal: Some("InvalidSignature".into()),
+            },
+            JwtCheck {
+                function: "login-jwt-local".into(),
+                ..JwtCheck::default()
+            },
+        ];
+        s.jwks = vec![JwksProbe {
+            signer: "kms".into(),
+            issuer: "https://x".into(),
+            kids: vec!["k".into()],
+            first: crate::proxy::Tally {
+                requests: 1,
+                ops: [("kms:GetPublicKey".to_string(), 1)].into(),
+                ..Default::default()
+            },
+            second: Default::default(),
+        }];
+        let goals = judge(&s);
+        let jwt = |f: &str| goal(&goals, f, "session JWTs verify");
+        assert!(jwt("login-jwt-kms").met);
+        assert!(!jwt("token-jwt-kms").met);
+        assert!(
+            jwt("token-jwt-kms")
+                .value
+                .ends_with("refused: InvalidSignature")
+        );
+        assert!(!jwt("login-jwt-local").met, "no session JWT checked at all");
+        assert!(goal(&goals, "login (kms key)", "JWKS").met);
     }
 
     #[test]

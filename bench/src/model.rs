@@ -45,7 +45,7 @@ impl std::fmt::Display for Mode {
     }
 }
 
-/// The DynamoDB calls one request must make.
+/// The AWS calls (DynamoDB, and KMS as `kms:*`) one request must make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expected {
     pub ops: Vec<(String, u64)>,
@@ -135,12 +135,54 @@ pub struct FunctionSummary {
     /// without their time in moto / the simulator.
     pub cold_cost_ms: Stat,
     pub rss_mib: Stat,
-    /// DynamoDB calls of one warm request (all requests must match `expected`).
+    /// AWS calls (DynamoDB, KMS) of one warm request (all requests must match `expected`).
     pub calls: Tally,
-    /// Requests that reached DynamoDB's endpoint and are no API call, per cold start (pre-connects).
+    /// Requests that reached DynamoDB's or KMS's endpoint and are no API call, per cold start
+    /// (pre-connects).
     pub other_per_start: f64,
     pub expected: Expected,
     pub calls_ok: bool,
+    /// The first request whose calls did not match `expected`, if any (a retry after a moto stall
+    /// shows here as a call made twice).
+    #[serde(default)]
+    pub mismatch: Option<Tally>,
+}
+
+/// The session JWTs one `jwt`-mode function answered in the run, each checked against the JWKS its
+/// login function serves, as API Gateway's JWT authorizer checks them (the local gateway's imitation:
+/// RS256 signature, `kid`, `iss`, `aud`, `exp`, `nbf`, `iat`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JwtCheck {
+    pub function: String,
+    pub verified: u64,
+    pub refused: u64,
+    /// Why the first refused one was refused.
+    #[serde(default)]
+    pub first_refusal: Option<String>,
+}
+
+/// The discovery routes of one signer, asked of a fresh login instance in `jwt` mode: the issuer, the
+/// published keys, and the calls of a first and a second `GET /.well-known/jwks.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JwksProbe {
+    /// `kms` or `local`.
+    pub signer: String,
+    pub issuer: String,
+    pub kids: Vec<String>,
+    pub first: Tally,
+    pub second: Tally,
+}
+
+impl JwksProbe {
+    /// KMS's `GetPublicKey`: once per instance with a KMS key (then kept), never in-process.
+    pub fn calls_ok(&self) -> bool {
+        let get_public_key = [("kms:GetPublicKey".to_string(), 1)].into();
+        let first_ok = match self.signer.as_str() {
+            "kms" => self.first.ops == get_public_key,
+            _ => self.first.ops.is_empty(),
+        };
+        first_ok && self.second.ops.is_empty() && !self.kids.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,6 +244,12 @@ pub struct Summary {
     /// Cold starts that failed once and were measured again (with why).
     #[serde(default)]
     pub retries: Vec<String>,
+    /// `jwt` mode: the discovery routes of each signer.
+    #[serde(default)]
+    pub jwks: Vec<JwksProbe>,
+    /// `jwt` mode: the session JWTs of each function, checked.
+    #[serde(default)]
+    pub jwt_checks: Vec<JwtCheck>,
     pub goals: Vec<Goal>,
 }
 
@@ -237,6 +285,8 @@ pub struct Results {
     pub tls_probe: Option<TlsProbe>,
     pub sdk_probe: Option<SdkProbe>,
     pub retries: Vec<String>,
+    pub jwks: Vec<JwksProbe>,
+    pub jwt_checks: Vec<JwtCheck>,
     pub entries: Vec<Entry>,
 }
 
@@ -250,6 +300,8 @@ impl Results {
             tls_probe: None,
             sdk_probe: None,
             retries: Vec::new(),
+            jwks: Vec::new(),
+            jwt_checks: Vec::new(),
             entries: Vec::new(),
         }
     }
@@ -306,6 +358,34 @@ mod tests {
         }
         assert_eq!(Mode::parse("https"), None);
         assert!(!Mode::Http.tls() && Mode::Tls.tls() && Mode::TlsPrewarm.tls());
+    }
+
+    #[test]
+    fn jwks_calls_get_the_public_key_once_with_kms_and_never_in_process() {
+        let get = |n| Tally {
+            requests: n,
+            ops: if n > 0 {
+                [("kms:GetPublicKey".to_string(), n)].into()
+            } else {
+                Default::default()
+            },
+            ..Tally::default()
+        };
+        let probe = |signer: &str, first, second| JwksProbe {
+            signer: signer.into(),
+            issuer: "https://x".into(),
+            kids: vec!["k".into()],
+            first: get(first),
+            second: get(second),
+        };
+        assert!(probe("kms", 1, 0).calls_ok());
+        assert!(!probe("kms", 1, 1).calls_ok(), "fetched again");
+        assert!(!probe("kms", 0, 0).calls_ok());
+        assert!(probe("local", 0, 0).calls_ok());
+        assert!(!probe("local", 1, 0).calls_ok());
+        let mut no_keys = probe("kms", 1, 0);
+        no_keys.kids.clear();
+        assert!(!no_keys.calls_ok());
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! A counting reverse proxy on loopback, plain HTTP or TLS, in front of moto (DynamoDB) or the WeChat
-//! simulator. It counts every request that really reaches the store, by DynamoDB operation, and keeps
-//! client connections alive as DynamoDB does (moto and the simulator may not).
+//! A counting reverse proxy on loopback, plain HTTP or TLS, in front of moto (DynamoDB, KMS) or the
+//! WeChat simulator. It counts every request that really reaches the upstream, by DynamoDB or KMS
+//! operation, and keeps client connections alive as AWS does (moto and the simulator may not).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,13 +21,14 @@ use tokio::net::TcpListener;
 pub struct Tally {
     /// HTTP requests of any kind.
     pub requests: u64,
-    /// DynamoDB API calls by operation (`GetItem`, `TransactWriteItems`, ...).
+    /// AWS API calls by operation: DynamoDB's by name (`GetItem`, `TransactWriteItems`, ...), KMS's
+    /// prefixed (`kms:Sign`, `kms:GetPublicKey`).
     pub ops: BTreeMap<String, u64>,
     /// Items read (GetItem and Query count one each; TransactGetItems its items).
     pub reads: u64,
     /// Items written (PutItem/UpdateItem/DeleteItem one each; TransactWriteItems its items).
     pub writes: u64,
-    /// Requests that are no DynamoDB API call (a pre-connect's `GET /`, WeChat paths).
+    /// Requests that are no AWS API call (a pre-connect's `GET /`, WeChat paths).
     pub other: u64,
     /// Time spent waiting for the upstream (moto, the simulator), microseconds: the benchmark takes
     /// it out of answer times, so that moto's own jitter does not blur the function's.
@@ -35,10 +36,25 @@ pub struct Tally {
     pub upstream_us: u64,
 }
 
+/// How KMS operations are named in [`Tally::ops`].
+pub const KMS_PREFIX: &str = "kms:";
+
 impl Tally {
     /// [`Tally::upstream_us`] in milliseconds.
     pub fn upstream_ms(&self) -> f64 {
         self.upstream_us as f64 / 1000.0
+    }
+
+    /// Adds what another proxy counted (KMS's to DynamoDB's: one request's calls in one tally).
+    pub fn absorb(&mut self, other: Tally) {
+        self.requests += other.requests;
+        for (op, n) in other.ops {
+            *self.ops.entry(op).or_default() += n;
+        }
+        self.reads += other.reads;
+        self.writes += other.writes;
+        self.other += other.other;
+        self.upstream_us += other.upstream_us;
     }
 }
 
@@ -146,7 +162,10 @@ fn count(tally: &mut Tally, headers: &HeaderMap, body: &[u8]) {
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.split_once('.'))
-        .map(|(_, op)| op.to_string())
+        .map(|(service, op)| match service {
+            "TrentService" => format!("{KMS_PREFIX}{op}"),
+            _ => op.to_string(),
+        })
     else {
         tally.other += 1;
         return;
@@ -243,5 +262,38 @@ mod tests {
         assert_eq!((t.requests, t.reads, t.writes, t.other), (3, 1, 2, 1));
         assert_eq!(t.ops["GetItem"], 1);
         assert_eq!(t.ops["TransactWriteItems"], 1);
+    }
+
+    #[test]
+    fn kms_calls_are_named_apart_and_read_or_write_no_item() {
+        let mut t = Tally::default();
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-target", "TrentService.Sign".parse().unwrap());
+        count(&mut t, &h, br#"{"KeyId":"k","Message":"bQ=="}"#);
+        assert_eq!((t.requests, t.reads, t.writes, t.other), (1, 0, 0, 0));
+        assert_eq!(t.ops.keys().collect::<Vec<_>>(), ["kms:Sign"]);
+    }
+
+    #[test]
+    fn tallies_add_up() {
+        let mut a = Tally {
+            requests: 2,
+            ops: [("GetItem".to_string(), 1), ("UpdateItem".to_string(), 1)].into(),
+            reads: 1,
+            writes: 1,
+            other: 0,
+            upstream_us: 1000,
+        };
+        a.absorb(Tally {
+            requests: 1,
+            ops: [("kms:Sign".to_string(), 1), ("GetItem".to_string(), 1)].into(),
+            reads: 1,
+            writes: 0,
+            other: 1,
+            upstream_us: 500,
+        });
+        assert_eq!((a.requests, a.reads, a.writes, a.other), (3, 2, 1, 1));
+        assert_eq!((a.ops["GetItem"], a.ops["kms:Sign"]), (2, 1));
+        assert_eq!(a.upstream_us, 1500);
     }
 }

@@ -1,8 +1,9 @@
-//! The printed report: Markdown tables of the runs, the sizes and the DynamoDB calls, the probes, the
-//! comparison with the baseline, and the goals.
+//! The printed report: Markdown tables of the runs, the sizes and the AWS calls, `jwt` mode against
+//! `skey` mode, the probes, the comparison with the baseline, and the goals.
 
 use std::fmt::Write as _;
 
+use crate::functions::Function;
 use crate::goals;
 use crate::model::{FunctionSummary, MIB, Mode, Summary};
 use crate::stats::ratio;
@@ -19,6 +20,8 @@ pub fn render(s: &Summary, baseline: Option<&Summary>) -> String {
     runs(&mut o, s);
     sizes(&mut o, s);
     calls(&mut o, s);
+    jwt_against_skey(&mut o, s);
+    jwt_checks(&mut o, s);
     probes(&mut o, s);
     if let Some(b) = baseline {
         against_baseline(&mut o, s, b);
@@ -105,11 +108,11 @@ fn sizes(o: &mut String, s: &Summary) {
     }
 }
 
-/// The DynamoDB calls per request, as counted at the proxy, against the expected ones.
+/// The AWS calls per request, as counted at the proxies, against the expected ones.
 fn calls(o: &mut String, s: &Summary) {
     let _ = writeln!(
         o,
-        "\n| function | mode | DynamoDB calls per request (counted at the proxy) | expected | every request matched | non-API requests per start |"
+        "\n| function | mode | AWS calls per request (DynamoDB; kms: KMS), counted at the proxies | expected | every request matched | non-API requests per start |"
     );
     let _ = writeln!(o, "|---|---|---|---|---|---|");
     for f in s.functions.iter().filter(|f| f.function != "hello") {
@@ -129,8 +132,88 @@ fn calls(o: &mut String, s: &Summary) {
             f.calls.writes,
             f.expected.reads,
             f.expected.writes,
-            if f.calls_ok { "yes" } else { "NO" },
+            match &f.mismatch {
+                None => "yes".to_string(),
+                Some(t) => format!("NO (e.g. {:?})", t.ops),
+            },
             f.other_per_start
+        );
+    }
+}
+
+/// What `jwt` mode adds to a function of `skey` mode, both measured in the same run: differences of
+/// the medians (and the cold cost's ratio).
+fn jwt_against_skey(o: &mut String, s: &Summary) {
+    let pairs: Vec<(&FunctionSummary, &FunctionSummary)> = s
+        .functions
+        .iter()
+        .filter_map(|f| {
+            let base = Function::parse(&f.function)?.skey_counterpart()?;
+            Some((f, s.find(base.name(), f.mode)?))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\njwt mode against skey mode, same run (differences of the p50s):\n\n\
+         | function | mode | against | init | cold cost | cold cost ratio | warm | of which moto/WeChat | warm without moto/WeChat | first request | peak RSS |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let d = |a: f64, b: f64| format!("{:+.2} ms", a - b);
+    for (f, b) in pairs {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:+.2} MiB |",
+            f.function,
+            f.mode,
+            b.function,
+            d(f.init_ms.median, b.init_ms.median),
+            d(f.cold_cost_ms.median, b.cold_cost_ms.median),
+            times(f.cold_cost_ms.median, b.cold_cost_ms.median),
+            d(f.warm_ms.median, b.warm_ms.median),
+            d(f.upstream_ms.median, b.upstream_ms.median),
+            d(f.warm_net_ms.median, b.warm_net_ms.median),
+            d(f.first_ms.median, b.first_ms.median),
+            f.rss_mib.median - b.rss_mib.median,
+        );
+    }
+}
+
+/// The discovery routes of each signer and the session JWTs checked against them.
+fn jwt_checks(o: &mut String, s: &Summary) {
+    for j in &s.jwks {
+        let ops = |t: &crate::proxy::Tally| match t.ops.is_empty() {
+            true => "no AWS call".to_string(),
+            false => t
+                .ops
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let _ = writeln!(
+            o,
+            "\nJWKS of a fresh login instance ({} key): issuer {}, {} key(s); first GET {}: {}; second: {}.",
+            j.signer,
+            j.issuer,
+            j.kids.len(),
+            wxauth::session_jwt::JWKS_PATH,
+            ops(&j.first),
+            ops(&j.second),
+        );
+    }
+    for c in &s.jwt_checks {
+        let _ = writeln!(
+            o,
+            "\nSession JWTs of {}: {} verified against the JWKS (RS256, kid, iss, aud, exp, nbf, iat), {} refused{}.",
+            c.function,
+            c.verified,
+            c.refused,
+            c.first_refusal
+                .as_deref()
+                .map_or_else(String::new, |w| format!(" (first: {w})")),
         );
     }
 }
@@ -255,7 +338,7 @@ mod tests {
         for heading in [
             "| function | mode | init ms p50 / p90 |",
             "| function | x86_64 binary | x86_64 zip |",
-            "| function | mode | DynamoDB calls per request",
+            "| function | mode | AWS calls per request",
             "Against the baseline (",
             "TLS in a fresh process",
             "AWS SDK in a fresh process",
@@ -267,10 +350,47 @@ mod tests {
         let against = text.split("Against the baseline").nth(1).unwrap();
         assert!(against.contains("| hello | http | 1.00x | 1.00x | 1.00x | 1.00x | 1.00x |"));
         assert!(!render(&s, None).contains("Against the baseline"));
+        assert!(!text.contains("jwt mode against skey mode"));
 
         s.goals.iter_mut().for_each(|g| g.met = true);
         assert!(render(&s, None).ends_with("\nall goals met\n"));
         s.goals[0].met = false;
         assert!(render(&s, None).ends_with("\n1 goal(s) BROKEN\n"));
+    }
+
+    #[test]
+    fn jwt_mode_is_shown_against_skey_mode_and_its_session_jwts_counted() {
+        let mut s = baseline();
+        let mut jwt = s.find("login", Mode::Http).unwrap().clone();
+        jwt.function = "login-jwt-kms".into();
+        jwt.cold_cost_ms.median *= 1.5;
+        jwt.warm_net_ms.median += 0.25;
+        jwt.upstream_ms.median += 1.0;
+        s.functions.push(jwt.clone());
+        // A jwt-mode function without its skey-mode one in the run: no row.
+        jwt.function = "login-jwt-local".into();
+        jwt.mode = Mode::Tls;
+        s.functions
+            .retain(|f| !(f.function == "login" && f.mode == Mode::Tls));
+        s.functions.push(jwt);
+        s.jwt_checks.push(crate::model::JwtCheck {
+            function: "login-jwt-kms".into(),
+            verified: 12,
+            refused: 0,
+            first_refusal: None,
+        });
+        let text = render(&s, None);
+        let table = text
+            .split("jwt mode against skey mode")
+            .nth(1)
+            .expect("table");
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("| login-jwt-kms | http | login |"))
+            .expect("row");
+        assert!(row.contains("| 1.50x |"), "{row}");
+        assert!(row.contains("| +1.00 ms | +0.25 ms |"), "{row}");
+        assert!(!table.contains("| login-jwt-local |"));
+        assert!(text.contains("Session JWTs of login-jwt-kms: 12 verified"));
     }
 }

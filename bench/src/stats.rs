@@ -73,6 +73,8 @@ pub fn summarize(results: &Results) -> Summary {
         tls_probe: results.tls_probe.clone(),
         sdk_probe: results.sdk_probe.clone(),
         retries: results.retries.clone(),
+        jwks: results.jwks.clone(),
+        jwt_checks: results.jwt_checks.clone(),
         goals: Vec::new(),
     };
     s.goals = crate::goals::judge(&s);
@@ -103,9 +105,12 @@ fn function_summary(
         .iter()
         .flat_map(|r| r.warm_tallies.iter().map(Tally::upstream_ms))
         .collect();
-    let calls_ok = runs.iter().all(|r| {
-        expected.matches(&r.first_tally) && r.warm_tallies.iter().all(|t| expected.matches(t))
-    });
+    let mismatch = runs
+        .iter()
+        .flat_map(|r| std::iter::once(&r.first_tally).chain(&r.warm_tallies))
+        .find(|t| !expected.matches(t))
+        .cloned();
+    let calls_ok = mismatch.is_none();
     let calls = runs
         .first()
         .and_then(|r| r.warm_tallies.first().cloned())
@@ -129,6 +134,7 @@ fn function_summary(
         other_per_start: other,
         expected: expected.clone(),
         calls_ok,
+        mismatch,
     }
 }
 
@@ -233,5 +239,9 @@ mod tests {
         wrong.warm_tallies[0] = tally("Query", 1, 0, 0);
         let s = function_summary("authorizer", "GET /me", Mode::Http, &expected, &[wrong]);
         assert!(!s.calls_ok);
+        assert_eq!(
+            s.mismatch.map(|t| t.ops),
+            Some([("Query".into(), 1)].into())
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the hot paths (BENCHMARKS.md): the authorizer's decision on a live session
 //! held by the memory store (event parsing included), the rawData signature check, the decryption of an
-//! official-size encryptedData (~400 bytes), and the parsing of API Gateway events.
+//! official-size encryptedData (~400 bytes), the parsing of API Gateway events, and in `jwt` mode a
+//! session JWT signed in the process (RS256 with an RSA-2048 key, aws-lc).
 //!
 //! `cargo bench -p wxauth --bench hot_paths` (or `scripts/bench --criterion`).
 
@@ -13,6 +14,8 @@ use wxauth::clock::ManualClock;
 use wxauth::crypto::{self, Expect};
 use wxauth::handlers::authorizer::Authorizer;
 use wxauth::secret::Secret;
+use wxauth::session_jwt::local::LocalKey;
+use wxauth::session_jwt::{DEFAULT_LIFETIME, Issuer, JwtSigner, SessionJwts};
 use wxauth::sessions::Sessions;
 use wxauth::store::memory::MemoryStore;
 
@@ -190,5 +193,73 @@ fn bench_events(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_authorizer, bench_crypto, bench_events);
+/// `jwt` mode with the key in the process (the alternative to KMS, BENCHMARKS.md "KMS or a key in
+/// SSM"): the RS256 signature alone, and a whole session JWT (claims, JSON, base64url, signature).
+fn bench_session_jwt(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let key = Arc::new(LocalKey::generate().expect("RSA key"));
+    let clock = Arc::new(ManualClock::new(NOW));
+    let sessions = Sessions::new(
+        Arc::new(MemoryStore::new()),
+        clock.clone(),
+        7 * 86400,
+        2 * 86400,
+    );
+    let session = rt
+        .block_on(sessions.create(
+            &wxauth::accounts::Identity {
+                appid: APPID,
+                openid: "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
+                unionid: Some("ocMvos6NjeKLIBqg5Mr9QjxrP1FA"),
+                first_app: true,
+            },
+            &Secret::new(SESSION_KEY),
+        ))
+        .expect("session")
+        .session;
+    let issuer = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
+    let jwts = SessionJwts::new(
+        key.clone(),
+        Issuer::Fixed(issuer.into()),
+        DEFAULT_LIFETIME,
+        clock,
+    );
+    let token = rt
+        .block_on(jwts.issue(&session, issuer))
+        .expect("signed")
+        .token;
+    let (input, _) = token.rsplit_once('.').expect("three parts");
+    c.bench_function(
+        &format!(
+            "session JWT: RS256 signature (RSA-2048, aws-lc) of a {}-byte signing input",
+            input.len()
+        ),
+        |b| {
+            b.iter(|| {
+                rt.block_on(key.sign(black_box(input.as_bytes())))
+                    .expect("signed")
+            })
+        },
+    );
+    c.bench_function(
+        "session JWT: issue (claims, JSON, base64url, RS256 in-process)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(jwts.issue(black_box(&session), issuer))
+                    .expect("signed")
+            })
+        },
+    );
+}
+
+criterion_group!(
+    benches,
+    bench_authorizer,
+    bench_crypto,
+    bench_events,
+    bench_session_jwt
+);
 criterion_main!(benches);
