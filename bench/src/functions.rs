@@ -104,6 +104,12 @@ impl Function {
         }
     }
 
+    /// Whether it is a function as deployed: the in-process signer is measured as the alternative to
+    /// KMS (BENCHMARKS.md, "KMS or a key in SSM"), not shipped; the cold-cost goal is not judged on it.
+    pub fn deployed(self) -> bool {
+        self.signer() != Some(Signer::Local)
+    }
+
     /// Whether its answers carry a session JWT (checked against the JWKS).
     pub fn issues_jwts(self) -> bool {
         self.signer().is_some()
@@ -194,6 +200,12 @@ mod tests {
             Some(Function::Login)
         );
         assert_eq!(Function::Token(Signer::Kms).skey_counterpart(), None);
+        let not_deployed: Vec<&str> = Function::ALL
+            .iter()
+            .filter(|f| !f.deployed())
+            .map(|f| f.name())
+            .collect();
+        assert_eq!(not_deployed, ["login-jwt-local", "token-jwt-local"]);
     }
 
     #[test]
