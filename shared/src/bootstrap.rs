@@ -384,12 +384,17 @@ pub async fn login() -> Result<LoginHandler, ConfigError> {
         (Some(file), _) => Arc::new(read_key_file(file)?),
         (None, ids) if !ids.is_empty() => {
             let http = aws_http_client(http.as_ref())?;
-            Arc::new(
-                KmsKeys::new(&sdk, http, ids.clone()).map_err(|e| ConfigError::Invalid {
+            let keys = KmsKeys::new(&sdk, http.clone(), ids.clone()).map_err(|e| {
+                ConfigError::Invalid {
                     name: "WXAUTH_JWT_KMS_KEY_IDS",
                     reason: e.to_string(),
-                })?,
-            )
+                }
+            })?;
+            // With WXAUTH_PREWARM=1 the first session JWT of an instance finds its KMS connection open.
+            if tls::prewarm_enabled() {
+                tls::preconnect(&http, keys.endpoint()).await;
+            }
+            Arc::new(keys)
         }
         (None, _) => return Err(ConfigError::Missing("WXAUTH_JWT_KMS_KEY_IDS")),
     };

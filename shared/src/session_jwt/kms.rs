@@ -84,6 +84,11 @@ impl KmsKeys {
         })
     }
 
+    /// The KMS endpoint the calls go to.
+    pub fn endpoint(&self) -> &str {
+        &self.url
+    }
+
     /// One KMS JSON call, retried once after a 5xx, throttling or no answer; its JSON answer.
     async fn call(&self, op: &'static str, body: &Value) -> Result<Value, SigningError> {
         let target = format!("TrentService.{op}");
