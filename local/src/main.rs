@@ -56,12 +56,8 @@ struct Args {
     unbound_apps: Vec<String>,
     /// skey: every protected route behind the X-WX-Skey authorizer; jwt: GET /me behind a JWT
     /// authorizer (Authorization: Bearer), POST /token and the discovery routes served
-    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    #[arg(long, value_name = "MODE")]
     auth_mode: Option<AuthMode>,
-}
-
-fn parse_mode(value: &str) -> Result<AuthMode, String> {
-    AuthMode::parse(value).ok_or_else(|| format!("{value:?} is not skey or jwt"))
 }
 
 #[tokio::main]

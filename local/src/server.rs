@@ -226,9 +226,9 @@ pub async fn build(settings: &Settings, url: &str) -> Result<App, StartError> {
                 settings.session_jwt.lifetime,
                 sessions.clock().clone(),
             );
-            let audiences = jwt::audiences(appids.iter().map(String::as_str));
+            // The appids served, each once (the configuration refuses repeats).
             Gateway::new(functions.with_session_jwts(jwts), dev)
-                .with_jwt(jwt::JwtAuthorizer::new(&issuer, audiences))
+                .with_jwt(jwt::JwtAuthorizer::new(&issuer, appids))
         }
     };
     Ok(App {

@@ -44,6 +44,15 @@ pub struct AppConfig {
     pub secret: SecretSource,
 }
 
+/// The DNS suffix of AWS endpoints in a region: `amazonaws.com`, or `amazonaws.com.cn` in China.
+pub fn aws_url_suffix(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    }
+}
+
 /// Whether `appid` has the shape of a mini program appid: `wx` and 16 letters or digits.
 pub fn is_appid(appid: &str) -> bool {
     appid.len() == 18
@@ -244,9 +253,9 @@ impl Config {
         };
         let auth_mode = match get("WXAUTH_AUTH_MODE") {
             None => AuthMode::Skey,
-            Some(v) => AuthMode::parse(&v).ok_or_else(|| ConfigError::Invalid {
+            Some(v) => v.parse().map_err(|reason| ConfigError::Invalid {
                 name: "WXAUTH_AUTH_MODE",
-                reason: format!("{v:?} is not skey or jwt"),
+                reason,
             })?,
         };
         let session_jwt = SessionJwtConfig::from_lookup(&get)?;
@@ -589,6 +598,12 @@ mod tests {
         )
         .expect("ok");
         assert_eq!(c.api_base, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn endpoints_by_partition() {
+        assert_eq!(aws_url_suffix("cn-north-1"), "amazonaws.com.cn");
+        assert_eq!(aws_url_suffix("ap-east-1"), "amazonaws.com");
     }
 
     #[test]

@@ -54,13 +54,7 @@ impl Caller {
     /// Reads the claims of a session JWT as API Gateway hands them over (every value a string):
     /// `sub`, `sid`, `aud`, `unionid`, `uid`. `None` without `sub` or `sid` (a JWT of another issuer).
     pub fn from_claims(claims: &HashMap<String, String>) -> Option<Caller> {
-        let get = |k: &str| {
-            claims
-                .get(k)
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
+        let get = |k: &str| nonblank(claims.get(k).map(String::as_str));
         Some(Caller {
             openid: get("sub")?,
             unionid: get("unionid"),
@@ -72,14 +66,7 @@ impl Caller {
 
     /// Reads the context fields (`openid`, `unionid`, `session_id`, `appid`, `uid`).
     pub fn from_fields(fields: &HashMap<String, Value>) -> Option<Caller> {
-        let get = |k: &str| {
-            fields
-                .get(k)
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
+        let get = |k: &str| nonblank(fields.get(k).and_then(Value::as_str));
         Some(Caller {
             openid: get("openid")?,
             unionid: get("unionid"),
@@ -93,6 +80,14 @@ impl Caller {
     pub fn to_context(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
+}
+
+/// A context value, trimmed; `None` when absent or blank.
+fn nonblank(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]

@@ -48,13 +48,17 @@ impl AuthMode {
             AuthMode::Jwt => "jwt",
         }
     }
+}
 
-    /// Reads a setting's value (`skey` or `jwt`, any case, trimmed).
-    pub fn parse(value: &str) -> Option<AuthMode> {
+/// A setting's value: `skey` or `jwt`, any case, trimmed (`WXAUTH_AUTH_MODE`, `--auth-mode`).
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<AuthMode, String> {
         match value.trim().to_ascii_lowercase().as_str() {
-            "skey" => Some(AuthMode::Skey),
-            "jwt" => Some(AuthMode::Jwt),
-            _ => None,
+            "skey" => Ok(AuthMode::Skey),
+            "jwt" => Ok(AuthMode::Jwt),
+            _ => Err(format!("{value:?} is not skey or jwt")),
         }
     }
 }
@@ -342,8 +346,11 @@ mod tests {
             );
         }
         assert_eq!(token.authorizer(AuthMode::Jwt), Authorizer::None);
-        assert_eq!(AuthMode::parse(" JWT "), Some(AuthMode::Jwt));
-        assert_eq!(AuthMode::parse("token"), None);
+        assert_eq!(" JWT ".parse(), Ok(AuthMode::Jwt));
+        assert_eq!(
+            "token".parse::<AuthMode>(),
+            Err("\"token\" is not skey or jwt".to_string())
+        );
         assert_eq!(AuthMode::default().name(), "skey");
     }
 }

@@ -12,6 +12,8 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
+use crate::config::aws_url_suffix;
+
 /// One AWS call: its operation (for errors), method, URL, the headers to sign and send, the body.
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
@@ -139,16 +141,7 @@ pub fn endpoint(service: &str, region: &str) -> String {
     let specific = format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase());
     match env(&specific).or_else(|| env("AWS_ENDPOINT_URL")) {
         Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!("https://{service}.{region}.{}", url_suffix(region)),
-    }
-}
-
-/// The DNS suffix of AWS endpoints in a region: `amazonaws.com`, or `amazonaws.com.cn` in China.
-pub fn url_suffix(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
+        None => format!("https://{service}.{region}.{}", aws_url_suffix(region)),
     }
 }
 
@@ -162,16 +155,5 @@ pub fn transport(e: &reqwest::Error) -> &'static str {
         "invalid request"
     } else {
         "request failed"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints_by_partition() {
-        assert_eq!(url_suffix("cn-north-1"), "amazonaws.com.cn");
-        assert_eq!(url_suffix("ap-east-1"), "amazonaws.com");
     }
 }

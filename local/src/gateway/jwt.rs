@@ -12,7 +12,7 @@
 //!
 //! No Lambda function runs and no store is read to authorize a request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -177,14 +177,4 @@ pub fn jwt_context(claims: &Map<String, Value>) -> Value {
         })
         .collect();
     json!({"jwt": {"claims": claims, "scopes": null}})
-}
-
-/// The distinct audiences of a list (the appids served).
-pub fn audiences<'a>(appids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    appids
-        .into_iter()
-        .filter(|a| seen.insert(a.to_string()))
-        .map(str::to_string)
-        .collect()
 }

@@ -60,8 +60,7 @@ pub struct Gateway {
     functions: Functions,
     dev: Option<Dev>,
     in_flight: body::InFlight,
-    mode: AuthMode,
-    /// `jwt` mode's JWT authorizer.
+    /// `jwt` mode's JWT authorizer; `None` in `skey` mode.
     jwt: Option<jwt::JwtAuthorizer>,
 }
 
@@ -72,21 +71,22 @@ impl Gateway {
             functions,
             dev,
             in_flight: body::InFlight::default(),
-            mode: AuthMode::Skey,
             jwt: None,
         }
     }
 
     /// `jwt` mode: the routes of that mode, `GET /me` behind this JWT authorizer.
     pub fn with_jwt(mut self, authorizer: jwt::JwtAuthorizer) -> Gateway {
-        self.mode = AuthMode::Jwt;
         self.jwt = Some(authorizer);
         self
     }
 
-    /// The mode of the routes served.
+    /// The mode of the routes served: `jwt` with a JWT authorizer.
     pub fn mode(&self) -> AuthMode {
-        self.mode
+        match self.jwt {
+            Some(_) => AuthMode::Jwt,
+            None => AuthMode::Skey,
+        }
     }
 
     /// Whether the dev routes are served (simulator mode).
@@ -150,7 +150,7 @@ impl Gateway {
 
     /// Whether a method and path is a route (or, in simulator mode, a dev route).
     fn serves(&self, method: &str, path: &str) -> bool {
-        routes::find_in(self.mode, method, path).is_some()
+        routes::find_in(self.mode(), method, path).is_some()
             || (self.dev.is_some() && crate::dev::find(method, path).is_some())
     }
 
@@ -158,7 +158,7 @@ impl Gateway {
     /// without the identity source, 403 when denied), then the function with the authorizer's context.
     pub async fn dispatch(&self, incoming: Incoming) -> Answer {
         let id = incoming.request_id.as_str();
-        let Some(route) = routes::find_in(self.mode, &incoming.method, &incoming.path) else {
+        let Some(route) = routes::find_in(self.mode(), &incoming.method, &incoming.path) else {
             if let Some(dev) = &self.dev
                 && let Some(dev_route) = crate::dev::find(&incoming.method, &incoming.path)
             {
@@ -167,7 +167,7 @@ impl Gateway {
             }
             return Answer::not_found(id);
         };
-        let authorizer = match route.authorizer(self.mode) {
+        let authorizer = match route.authorizer(self.mode()) {
             Authorizer::None => None,
             Authorizer::Skey => match self.authorize(&incoming, route).await {
                 Ok(context) => Some(events::lambda_authorizer(&context)),
@@ -237,8 +237,8 @@ impl Gateway {
 #[async_trait::async_trait]
 impl jwt::KeySource for Gateway {
     async fn get(&self, path: &str) -> Option<Value> {
-        let route = routes::find_in(self.mode, "GET", path)?;
-        if route.authorizer(self.mode) != Authorizer::None {
+        let route = routes::find_in(self.mode(), "GET", path)?;
+        if route.authorizer(self.mode()) != Authorizer::None {
             return None;
         }
         let answer = self

@@ -16,8 +16,9 @@ use aws_sigv4::http_request::{
 };
 
 use super::{Avatar, AvatarStore, MAX_FILE_BYTES, is_uid};
+use crate::config::aws_url_suffix;
 use crate::error::{ConfigError, StoreError};
-use crate::sigv4::{Call, Signer, transport, url_suffix};
+use crate::sigv4::{Call, Signer, transport};
 
 /// The key prefix of the avatar objects.
 pub const KEY_PREFIX: &str = "avatars/";
@@ -94,7 +95,7 @@ impl S3Avatars {
             Some(url) => format!("{}/{bucket}", url.trim_end_matches('/')),
             None => {
                 let region = signer.region();
-                format!("https://{bucket}.s3.{region}.{}", url_suffix(region))
+                format!("https://{bucket}.s3.{region}.{}", aws_url_suffix(region))
             }
         };
         Ok(S3Avatars { signer, bucket_url })

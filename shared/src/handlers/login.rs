@@ -120,10 +120,7 @@ impl LoginHandler {
     /// the client asks `POST /token` for one.
     async fn login_jwt(&self, req: &Request, new: &NewSession) -> Option<Option<IssuedJwt>> {
         let jwts = self.jwts.as_ref()?;
-        let issued = match jwts.issuer(req) {
-            Ok(issuer) => jwts.issue(&new.session, &issuer).await,
-            Err(e) => Err(e),
-        };
+        let issued = async { jwts.issue(&new.session, &jwts.issuer(req)?).await }.await;
         Some(
             issued
                 .inspect_err(|_| tracing::warn!("login answered without its session JWT"))

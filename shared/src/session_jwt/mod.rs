@@ -7,7 +7,8 @@
 //!
 //! Called "session JWT" everywhere, never "token" alone: WeChat's access_token is another thing.
 //!
-//! The claims carry what the skey authorizer puts in its context ([`Caller`]):
+//! The claims carry what the skey authorizer puts in its context, and
+//! [`crate::identity::Caller::from_claims`] reads them back:
 //!
 //! | claim     | context field | what                                   |
 //! |-----------|---------------|----------------------------------------|
@@ -37,7 +38,6 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::error::{ServiceError, SigningError};
-use crate::identity::Caller;
 use crate::store::Session;
 
 /// The one signing algorithm: RSASSA-PKCS1-v1_5 with SHA-256 (KMS: `RSASSA_PKCS1_V1_5_SHA_256`),
@@ -73,19 +73,6 @@ pub struct Claims {
     pub unionid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
-}
-
-impl Claims {
-    /// The caller these claims name, as the skey authorizer would hand it over.
-    pub fn caller(&self) -> Caller {
-        Caller {
-            openid: self.sub.clone(),
-            unionid: self.unionid.clone(),
-            session_id: self.sid.clone(),
-            appid: Some(self.aud.clone()),
-            uid: self.uid.clone(),
-        }
-    }
 }
 
 /// One public key of the JWKS (RSA: modulus and exponent, base64url, big-endian).
@@ -176,12 +163,12 @@ pub fn api_issuer(api_id: &str, region: &str) -> Option<String> {
         && region
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    (id_ok && region_ok).then(|| format!("https://{api_id}.execute-api.{region}.{suffix}"))
+    (id_ok && region_ok).then(|| {
+        format!(
+            "https://{api_id}.execute-api.{region}.{}",
+            crate::config::aws_url_suffix(region)
+        )
+    })
 }
 
 /// A session JWT just issued.
@@ -341,9 +328,8 @@ mod tests {
         assert_eq!(claims.aud, "wx0000000000000001");
         assert_eq!(claims.exp - claims.iat, 600);
         assert_eq!(claims.nbf, claims.iat);
-        let caller = claims.caller();
-        assert_eq!(caller.session_id, "sid1");
-        assert_eq!(caller.uid.as_deref(), Some("u1"));
+        assert_eq!(claims.sid, "sid1");
+        assert_eq!(claims.uid.as_deref(), Some("u1"));
         let jwks = jwts.jwks().await.expect("jwks");
         assert_eq!(jwks["keys"][0]["kid"], header["kid"]);
         assert_eq!(
