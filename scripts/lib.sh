@@ -23,6 +23,14 @@ except urllib.error.HTTPError:
     return 1
 }
 
+# Builds the workspace's binaries together with its test targets. Built in one invocation, the binaries
+# get the same dependency features as `cargo test` gives them (dev-dependencies unified), so
+# scripts/test, scripts/schemathesis, scripts/load and cargo test share one build of every dependency
+# instead of three (each is hundreds of MiB: CI once ran out of disk).
+build_bins() {
+    cargo build --workspace --bins --tests "$@"
+}
+
 # The pinned Python tools of requirements-test.txt in $venv.
 python_tools() {
     [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"

@@ -1,5 +1,5 @@
-//! Paths of the workspace's binaries (built by `cargo build --workspace --bins`, which `scripts/test`
-//! runs before the tests).
+//! Paths of the workspace's binaries (built by `cargo build --workspace --bins --tests`, which
+//! `scripts/test` runs before the tests).
 
 use std::path::PathBuf;
 
@@ -14,7 +14,7 @@ pub fn path(name: &str) -> PathBuf {
     let bin = profile_dir.join(name);
     assert!(
         bin.exists(),
-        "binary {} not found: run `cargo build --workspace --bins` first (./scripts/test does)",
+        "binary {} not found: run `cargo build --workspace --bins --tests` first (./scripts/test does)",
         bin.display()
     );
     bin
